@@ -1,0 +1,55 @@
+# Horae — build, run, test, measure.
+GO        ?= go
+BIN       := bin/horae
+PKGS      := ./...
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+STATICCHECK_VERSION := 2025.1.1
+
+.PHONY: all build run test test-unit test-integration deps-test bench lint fmt clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/horae
+
+# Start Horae on this machine: embedded store, built-in local Mesos, API on
+# 127.0.0.1:4400, example jobs loaded on an empty store.
+run: build
+	./$(BIN) serve --examples
+
+# Everything that must pass: installs what the tests need (ZooKeeper from
+# Debian), vets, and runs every test with the race detector.
+test: deps-test
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-unit:
+	$(GO) test -race -count=1 -short $(PKGS)
+
+test-integration: deps-test
+	$(GO) test -race -count=1 -timeout 20m ./integration/...
+
+# ZooKeeper 3.8 from Debian's package (not zookeeperd, which would start a
+# system service on port 2181); tests start their own servers on free ports.
+deps-test:
+	@if [ ! -f /usr/share/java/zookeeper.jar ]; then \
+		echo "installing ZooKeeper (Debian package zookeeper)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq zookeeper >/dev/null; \
+	fi
+
+# Benchmarks of every package; docs/benchmarks.md reports their figures.
+bench:
+	./scripts/bench.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
