@@ -1,0 +1,235 @@
+package leader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/horae-scheduler/horae/scheduler"
+)
+
+// journal records, in order, what the loop did, across all fakes.
+type journal struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (j *journal) add(format string, args ...any) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.lines = append(j.lines, fmt.Sprintf(format, args...))
+}
+
+func (j *journal) snapshot() []string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return slices.Clone(j.lines)
+}
+
+// scriptedEngine answers each event with the Output its function returns.
+type scriptedEngine struct {
+	j     *journal
+	reply func(now time.Time, ev scheduler.Event) (scheduler.Output, error)
+}
+
+func (e *scriptedEngine) Step(now time.Time, ev scheduler.Event) (scheduler.Output, error) {
+	e.j.add("step %T", ev)
+	return e.reply(now, ev)
+}
+
+type fakeStore struct {
+	j   *journal
+	err error
+}
+
+func (s *fakeStore) Commit(_ context.Context, epoch int64, records []scheduler.Record) error {
+	s.j.add("commit epoch=%d records=%d", epoch, len(records))
+	return s.err
+}
+
+type fakeMesos struct{ j *journal }
+
+func (m *fakeMesos) Launch(_ context.Context, l []scheduler.Launch) error {
+	m.j.add("launch %d", len(l))
+	return nil
+}
+func (m *fakeMesos) Kill(_ context.Context, t []scheduler.TaskRef) error {
+	m.j.add("kill %d", len(t))
+	return nil
+}
+func (m *fakeMesos) Decline(_ context.Context, ids []string) error {
+	m.j.add("decline %v", ids)
+	return nil
+}
+func (m *fakeMesos) Reconcile(_ context.Context, t []scheduler.TaskRef, implicit bool) error {
+	m.j.add("reconcile %d implicit=%v", len(t), implicit)
+	return nil
+}
+func (m *fakeMesos) SetOfferInterest(_ context.Context, want scheduler.OfferInterest) error {
+	m.j.add("offers %d", want)
+	return nil
+}
+func (m *fakeMesos) Acknowledge(_ context.Context, u scheduler.TaskUpdated) error {
+	m.j.add("ack %s", u.TaskID)
+	return nil
+}
+
+type fakePublisher struct{ j *journal }
+
+func (p *fakePublisher) Apply(records []scheduler.Record) { p.j.add("publish %d", len(records)) }
+
+var (
+	_ Engine    = (*scriptedEngine)(nil)
+	_ Persister = (*fakeStore)(nil)
+	_ Mesos     = (*fakeMesos)(nil)
+	_ Publisher = (*fakePublisher)(nil)
+)
+
+func launchOutput() scheduler.Output {
+	return scheduler.Output{
+		Persist: []scheduler.Record{scheduler.PutRun{Run: scheduler.Run{ID: "a@1"}}},
+		Launch:  []scheduler.Launch{{OfferID: "o1", Tasks: []scheduler.TaskLaunch{{TaskID: "t1"}}}},
+		Decline: []string{"o2"},
+	}
+}
+
+func TestLoopPersistsBeforeActingAndAcksAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(time.Time, scheduler.Event) (scheduler.Output, error) {
+			return launchOutput(), nil
+		}}
+		events := make(chan scheduler.Event, 1)
+		l := New(7, events, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: &fakeMesos{j: j}, Publisher: &fakePublisher{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		events <- scheduler.TaskUpdated{TaskID: "t0", AckUUID: []byte{1}}
+		synctest.Wait()
+		cancel()
+		<-done
+		want := []string{
+			"step scheduler.TaskUpdated",
+			"commit epoch=7 records=1",
+			"publish 1",
+			"ack t0",
+			"launch 1",
+			"decline [o2]",
+		}
+		if got := j.snapshot(); !slices.Equal(got, want) {
+			t.Fatalf("journal:\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+func TestLoopCommitFailureEndsTermWithoutActing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		fenced := errors.New("fenced")
+		eng := &scriptedEngine{j: j, reply: func(time.Time, scheduler.Event) (scheduler.Output, error) {
+			return launchOutput(), nil
+		}}
+		l := New(3, nil, Deps{Engine: eng, Store: &fakeStore{j: j, err: fenced}, Mesos: &fakeMesos{j: j}})
+		done := make(chan error, 1)
+		go func() { done <- l.Run(t.Context()) }()
+		_, err := l.Do(t.Context(), scheduler.RunRequested{Job: "a"})
+		if !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("command during a failed commit: got %v, want ErrNotLeader", err)
+		}
+		if err := <-done; !errors.Is(err, fenced) {
+			t.Fatalf("Run returned %v, want the commit error", err)
+		}
+		for _, line := range j.snapshot() {
+			if line == "launch 1" || line == "decline [o2]" {
+				t.Fatalf("acted after a failed commit: %q", j.snapshot())
+			}
+		}
+		if _, err := l.Do(t.Context(), scheduler.Tick{}); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("command after the term ended: got %v, want ErrNotLeader", err)
+		}
+	})
+}
+
+func TestLoopRejectedCommandCommitsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		bad := scheduler.Invalid("schedule", "bad")
+		eng := &scriptedEngine{j: j, reply: func(time.Time, scheduler.Event) (scheduler.Output, error) {
+			return scheduler.Output{}, bad
+		}}
+		l := New(1, nil, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: &fakeMesos{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+		_, err := l.Do(ctx, scheduler.JobPut{})
+		var ve *scheduler.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("got %v, want the engine's ValidationError", err)
+		}
+		if got := j.snapshot(); !slices.Equal(got, []string{"step scheduler.JobPut"}) {
+			t.Fatalf("journal %q: a rejected command must not commit or act", got)
+		}
+	})
+}
+
+func TestLoopTicksAtWakeAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		start := time.Now()
+		var ticks []time.Duration
+		eng := &scriptedEngine{j: j, reply: func(now time.Time, ev scheduler.Event) (scheduler.Output, error) {
+			if _, ok := ev.(scheduler.Tick); ok {
+				ticks = append(ticks, now.Sub(start))
+			}
+			if len(ticks) >= 3 {
+				return scheduler.Output{}, nil // nothing more due
+			}
+			return scheduler.Output{WakeAt: now.Add(90 * time.Second)}, nil
+		}}
+		l := New(1, nil, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: &fakeMesos{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { _ = l.Run(ctx) }()
+		if _, err := l.Do(ctx, scheduler.JobPut{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		cancel()
+		want := []time.Duration{90 * time.Second, 180 * time.Second, 270 * time.Second}
+		if !slices.Equal(ticks, want) {
+			t.Fatalf("ticks at %v, want %v", ticks, want)
+		}
+	})
+}
+
+func TestLoopBatchesQueuedEventsIntoOneCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(time.Time, scheduler.Event) (scheduler.Output, error) {
+			return scheduler.Output{Persist: []scheduler.Record{scheduler.PutRun{}}}, nil
+		}}
+		events := make(chan scheduler.Event, 10)
+		for i := range 5 {
+			events <- scheduler.TaskUpdated{TaskID: fmt.Sprint("t", i), AckUUID: []byte{1}}
+		}
+		l := New(1, events, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: &fakeMesos{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { _ = l.Run(ctx) }()
+		synctest.Wait()
+		cancel()
+		var commits []string
+		for _, line := range j.snapshot() {
+			if len(line) > 6 && line[:6] == "commit" {
+				commits = append(commits, line)
+			}
+		}
+		if !slices.Equal(commits, []string{"commit epoch=1 records=5"}) {
+			t.Fatalf("commits %q, want one commit of 5 records", commits)
+		}
+	})
+}
