@@ -1,0 +1,728 @@
+package executor
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
+	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
+
+	"github.com/horae-scheduler/horae/taskspec"
+)
+
+// Defaults of Config.
+const (
+	DefaultOutputLimit = 64 << 20
+	DefaultKillGrace   = 3 * time.Second
+	DefaultHTTPTimeout = 10 * time.Second
+)
+
+// Config is the executor's configuration: what the agent says in the
+// environment (Mesos, from mesos-go's config.FromEnv) plus Horae's options.
+type Config struct {
+	// Mesos is the agent's executor environment (MESOS_*).
+	Mesos config.Config
+	// OutputLimit caps each of a task's stdout and stderr files, in bytes;
+	// one rotation (stdout.1) is kept, so a stream uses at most twice this.
+	// A spec's OutputLimitBytes overrides it. 0 = DefaultOutputLimit.
+	OutputLimit int64
+	// TailBytes is how much of the end of each stream the terminal status
+	// carries. 0 = taskspec.TailBytes.
+	TailBytes int
+	// KillGrace is the SIGTERM→SIGKILL grace when neither the kill policy
+	// nor the spec gives one. 0 = DefaultKillGrace.
+	KillGrace time.Duration
+	// HTTPTimeout bounds each call to the agent. 0 = DefaultHTTPTimeout.
+	HTTPTimeout time.Duration
+	// Guard starts a helper process that kills the tasks' process groups
+	// if the executor dies without doing it (see docs/executor.md). The
+	// horae executor command turns it on.
+	Guard bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.OutputLimit == 0 {
+		c.OutputLimit = DefaultOutputLimit
+	}
+	if c.TailBytes == 0 {
+		c.TailBytes = taskspec.TailBytes
+	}
+	if c.KillGrace == 0 {
+		c.KillGrace = DefaultKillGrace
+	}
+	if c.HTTPTimeout == 0 {
+		c.HTTPTimeout = DefaultHTTPTimeout
+	}
+	return c
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Mesos.FrameworkID == "":
+		return errors.New("executor config: MESOS_FRAMEWORK_ID is empty")
+	case c.Mesos.ExecutorID == "":
+		return errors.New("executor config: MESOS_EXECUTOR_ID is empty")
+	case c.Mesos.AgentEndpoint == "":
+		return errors.New("executor config: MESOS_AGENT_ENDPOINT is empty")
+	case c.Mesos.Sandbox == "":
+		return errors.New("executor config: MESOS_SANDBOX is empty")
+	case c.OutputLimit < 0:
+		return fmt.Errorf("executor config: output limit %d: must not be negative", c.OutputLimit)
+	case c.TailBytes < 0:
+		return fmt.Errorf("executor config: tail bytes %d: must not be negative", c.TailBytes)
+	case c.KillGrace < 0:
+		return fmt.Errorf("executor config: kill grace %v: must not be negative", c.KillGrace)
+	case c.Mesos.Checkpoint && c.Mesos.SubscriptionBackoffMax <= 0:
+		return fmt.Errorf("executor config: MESOS_SUBSCRIPTION_BACKOFF_MAX %v: must be positive with checkpointing", c.Mesos.SubscriptionBackoffMax)
+	}
+	return nil
+}
+
+// ErrAgentLost is returned by Run when the agent connection was lost and
+// could not be re-established (no checkpointing, or the recovery timeout
+// passed). The tasks were killed.
+var ErrAgentLost = errors.New("executor: agent connection lost")
+
+// task is one task this executor was given.
+type task struct {
+	info     mesos.TaskInfo
+	runner   *runner // nil when it never started
+	grace    time.Duration
+	terminal bool // its terminal update was produced
+}
+
+// pending is an update not yet acknowledged by the agent.
+type pending struct {
+	update mesosexec.Call_Update
+	sent   bool
+}
+
+// streamEvent is one decoded event or the end of a subscription.
+type streamEvent struct {
+	sub int
+	ev  *mesosexec.Event
+	err error
+}
+
+// state is the executor; its fields are owned by the Run goroutine.
+type state struct {
+	cfg        Config
+	log        *slog.Logger
+	subscriber calls.Sender
+	sender     calls.Sender
+	guard      *guard
+
+	execInfo  mesos.ExecutorInfo
+	agentHost string
+
+	tasks        map[string]*task
+	order        []string // task ids in launch order
+	unackedTasks map[string]bool
+	unacked      []*pending
+	seenTask     bool
+
+	shutdown      bool
+	shutdownUntil time.Time
+
+	done chan string   // task id of a runner that finished
+	quit chan struct{} // closed when Run returns
+}
+
+// Run runs the executor until its tasks are done and acknowledged, the
+// agent shuts it down, the agent is lost for good, or ctx ends (then it
+// kills its tasks, reports them, and returns ctx's error).
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	endpoint := url.URL{Scheme: "http", Host: cfg.Mesos.AgentEndpoint, Path: "/api/v1/executor"}
+	cli := httpcli.New(
+		httpcli.Endpoint(endpoint.String()),
+		httpcli.Codec(codecs.ByMediaType[codecs.MediaTypeProtobuf]),
+		httpcli.Do(httpcli.With(httpcli.Timeout(cfg.HTTPTimeout))),
+	)
+	opts := mesosexec.CallOptions{calls.Framework(cfg.Mesos.FrameworkID), calls.Executor(cfg.Mesos.ExecutorID)}
+	s := &state{
+		cfg:          cfg,
+		log:          logger.With("executor", cfg.Mesos.ExecutorID),
+		subscriber:   calls.SenderWith(httpexec.NewSender(cli.Send, httpcli.Close(true)), opts...),
+		sender:       calls.SenderWith(httpexec.NewSender(cli.Send), opts...),
+		tasks:        map[string]*task{},
+		unackedTasks: map[string]bool{},
+		done:         make(chan string),
+		quit:         make(chan struct{}),
+		agentHost:    hostname(),
+	}
+	s.execInfo.ExecutorID = mesos.ExecutorID{Value: cfg.Mesos.ExecutorID}
+	if cfg.Guard {
+		g, err := startGuard(s.log)
+		if err != nil {
+			return err
+		}
+		s.guard = g
+		defer func() {
+			gctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s.guard.stop(gctx)
+		}()
+	}
+	defer close(s.quit)
+	s.log.Info("executor starting", "agent", cfg.Mesos.AgentEndpoint, "checkpoint", cfg.Mesos.Checkpoint)
+	return s.run(ctx)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+func (s *state) run(ctx context.Context) error {
+	var (
+		events   = make(chan streamEvent)
+		sub      = 0 // id of the current subscription; 0 = none
+		subs     = 0 // subscriptions made
+		cancel   context.CancelFunc
+		readers  = make(chan struct{}, 1) // a reader goroutine ended
+		running  = 0                      // reader goroutines alive
+		lostAt   = time.Now()             // disconnected since
+		backoff  = time.Duration(0)
+		retry    <-chan time.Time
+		resend   = time.NewTicker(time.Second)
+		deadline <-chan time.Time
+	)
+	defer resend.Stop()
+	endSub := func() {
+		if cancel != nil {
+			cancel()
+			cancel = nil
+		}
+		sub = 0
+	}
+	defer func() {
+		endSub()
+		for ; running > 0; running-- {
+			// Readers hand over their last event or give up on the cancel.
+			<-readers
+		}
+	}()
+	connect := func() {
+		backoff = 0
+		retry = nil
+		sctx, scancel := context.WithCancel(ctx)
+		call := calls.Subscribe(s.unackedTaskInfos(), s.unackedUpdates())
+		resp, err := s.subscriber.Send(sctx, calls.NonStreaming(call))
+		if err != nil {
+			if resp != nil {
+				_ = resp.Close()
+			}
+			scancel()
+			s.log.Warn("subscribe to agent failed", "err", err)
+			return
+		}
+		for _, p := range s.unacked {
+			p.sent = true // the agent has them from SUBSCRIBE
+		}
+		subs++
+		sub = subs
+		cancel = scancel
+		running++
+		go readEvents(sctx, sub, resp, events, readers)
+	}
+	lost := func() error {
+		if !s.cfg.Mesos.Checkpoint {
+			return fmt.Errorf("%w: framework checkpointing is off, so the executor does not wait for the agent to recover", ErrAgentLost)
+		}
+		if time.Since(lostAt) > s.cfg.Mesos.RecoveryTimeout {
+			return fmt.Errorf("%w: not re-subscribed within the recovery timeout %v", ErrAgentLost, s.cfg.Mesos.RecoveryTimeout)
+		}
+		return nil
+	}
+	scheduleRetry := func() {
+		most := s.cfg.Mesos.SubscriptionBackoffMax
+		if most <= 0 {
+			most = 2 * time.Second
+		}
+		switch {
+		case backoff == 0:
+			backoff = most / 8
+		case backoff < most:
+			backoff = min(2*backoff, most)
+		}
+		backoff = max(backoff, 10*time.Millisecond)
+		retry = time.After(backoff)
+	}
+
+	connect()
+	if sub == 0 {
+		// The very first subscription failing means no agent to talk to.
+		if err := lost(); err != nil {
+			return err
+		}
+		scheduleRetry()
+	}
+	for {
+		if s.finished() {
+			s.log.Info("all tasks done and acknowledged; exiting")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Info("executor stopping", "err", ctx.Err())
+			endSub()
+			s.killAll(endShutdown, s.cfg.KillGrace)
+			s.awaitTasks(s.cfg.KillGrace + 2*copyDrainTimeout)
+			return ctx.Err()
+
+		case <-readers:
+			running--
+
+		case se := <-events:
+			if se.sub != sub {
+				continue // from a subscription already ended
+			}
+			if se.err != nil {
+				if s.shutdown {
+					endSub()
+					continue
+				}
+				s.log.Warn("agent connection lost", "err", se.err)
+				endSub()
+				lostAt = time.Now()
+				if err := lost(); err != nil {
+					s.killAll(endShutdown, 0)
+					s.awaitTasks(2 * copyDrainTimeout)
+					return err
+				}
+				scheduleRetry()
+				continue
+			}
+			if again := s.handle(ctx, se.ev); again {
+				// ERROR from the agent: drop this subscription, subscribe anew.
+				endSub()
+				lostAt = time.Now()
+				scheduleRetry()
+			}
+			if s.shutdown && deadline == nil {
+				deadline = time.After(time.Until(s.shutdownUntil))
+			}
+
+		case id := <-s.done:
+			s.finish(ctx, id)
+
+		case <-retry:
+			retry = nil
+			connect()
+			if sub == 0 {
+				if err := lost(); err != nil {
+					s.killAll(endShutdown, 0)
+					s.awaitTasks(2 * copyDrainTimeout)
+					return err
+				}
+				scheduleRetry()
+			}
+
+		case <-resend.C:
+			if sub != 0 {
+				s.flush(ctx)
+			}
+
+		case <-deadline:
+			s.log.Warn("shutdown grace period over; exiting", "unacknowledged", len(s.unacked))
+			return nil
+		}
+	}
+}
+
+// readEvents decodes events of one subscription until it fails.
+func readEvents(ctx context.Context, sub int, resp mesos.Response, out chan<- streamEvent, done chan<- struct{}) {
+	defer func() { done <- struct{}{} }()
+	defer resp.Close()
+	for {
+		var ev mesosexec.Event
+		err := resp.Decode(&ev)
+		if err != nil {
+			err = fmt.Errorf("read agent events: %w", err)
+		}
+		select {
+		case out <- streamEvent{sub: sub, ev: &ev, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// finished: the executor has nothing left to do.
+func (s *state) finished() bool {
+	if !s.seenTask && !s.shutdown {
+		return false
+	}
+	for _, t := range s.tasks {
+		if !t.terminal {
+			return false
+		}
+	}
+	return len(s.unacked) == 0
+}
+
+// handle acts on one event; it returns true when the subscription must be
+// replaced (ERROR).
+func (s *state) handle(ctx context.Context, ev *mesosexec.Event) bool {
+	switch ev.GetType() {
+	case mesosexec.Event_SUBSCRIBED:
+		sub := ev.GetSubscribed()
+		s.execInfo = sub.ExecutorInfo
+		if h := sub.AgentInfo.GetHostname(); h != "" {
+			s.agentHost = h
+		}
+		s.log.Info("subscribed", "agent", sub.AgentInfo.GetID().GetValue(), "framework", sub.FrameworkInfo.GetName())
+		s.flush(ctx)
+	case mesosexec.Event_LAUNCH:
+		s.launch(ctx, ev.GetLaunch().Task)
+	case mesosexec.Event_LAUNCH_GROUP:
+		for _, ti := range ev.GetLaunchGroup().TaskGroup.Tasks {
+			s.reject(ctx, ti, "task groups (LAUNCH_GROUP) are not supported by the Horae executor; launch each task with LAUNCH",
+				mesos.REASON_TASK_GROUP_INVALID.Enum())
+		}
+	case mesosexec.Event_KILL:
+		k := ev.GetKill()
+		s.kill(k.TaskID.Value, k.GetKillPolicy())
+	case mesosexec.Event_ACKNOWLEDGED:
+		a := ev.GetAcknowledged()
+		s.acknowledged(a.TaskID.Value, a.UUID)
+	case mesosexec.Event_MESSAGE:
+		s.log.Info("message from the scheduler ignored", "bytes", len(ev.GetMessage().Data))
+	case mesosexec.Event_SHUTDOWN:
+		s.startShutdown()
+	case mesosexec.Event_ERROR:
+		s.log.Warn("error event from the agent; subscribing again", "err", ev.GetError().Message)
+		return true
+	case mesosexec.Event_HEARTBEAT:
+		s.log.Debug("heartbeat")
+	default:
+		s.log.Warn("unknown event type ignored", "type", ev.GetType().String())
+	}
+	return false
+}
+
+// outputDirs returns where a task's output goes: the path the executor
+// writes (inside the sandbox as the executor sees it) and the same
+// directory as the agent sees it (MESOS_DIRECTORY), for Result.Directory.
+func (s *state) outputDirs(taskID string) (string, string) {
+	name := "task-" + sanitize(taskID)
+	host := s.cfg.Mesos.Directory
+	if host == "" {
+		host = s.cfg.Mesos.Sandbox
+	}
+	return filepath.Join(s.cfg.Mesos.Sandbox, name), filepath.Join(host, name)
+}
+
+// sanitize keeps a task id usable as one file name.
+func sanitize(id string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '/' || r == 0 || r == '\\':
+			return '_'
+		}
+		return r
+	}, id)
+}
+
+func durationInfo(d *mesos.DurationInfo) time.Duration {
+	if d == nil || d.Nanoseconds < 0 {
+		return 0
+	}
+	return time.Duration(d.Nanoseconds)
+}
+
+func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
+	id := ti.TaskID.Value
+	if _, dup := s.tasks[id]; dup {
+		s.log.Warn("duplicate launch ignored", "task", id)
+		return
+	}
+	s.seenTask = true
+	if s.shutdown {
+		s.reject(ctx, ti, "executor is shutting down", nil)
+		return
+	}
+	spec, err := taskspec.ParseSpec(ti.Data)
+	if err != nil {
+		s.reject(ctx, ti, "invalid task spec in TaskInfo.data: "+err.Error(), mesos.REASON_TASK_INVALID.Enum())
+		return
+	}
+	outDir, hostDir := s.outputDirs(id)
+	t := &task{info: ti, grace: s.cfg.KillGrace}
+	switch {
+	case durationInfo(ti.GetKillPolicy().GetGracePeriod()) > 0:
+		t.grace = durationInfo(ti.GetKillPolicy().GetGracePeriod())
+	case spec.KillGraceMillis > 0:
+		t.grace = time.Duration(spec.KillGraceMillis) * time.Millisecond
+	}
+	maxRuntime := time.Duration(spec.MaxRuntimeMillis) * time.Millisecond
+	if m := durationInfo(ti.GetMaxCompletionTime()); m > 0 && (maxRuntime == 0 || m < maxRuntime) {
+		maxRuntime = m
+	}
+	limit := s.cfg.OutputLimit
+	if spec.OutputLimitBytes > 0 {
+		limit = spec.OutputLimitBytes
+	}
+	env, err := taskEnv(os.Environ(), spec, id, s.agentHost)
+	if err != nil {
+		s.reject(ctx, ti, "invalid task spec in TaskInfo.data: "+err.Error(), mesos.REASON_TASK_INVALID.Enum())
+		return
+	}
+	cred, u, err := credential(spec.User)
+	if err != nil {
+		s.reject(ctx, ti, err.Error(), nil)
+		return
+	}
+	if u != nil {
+		env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
+	}
+	s.add(t)
+	s.status(ctx, ti.TaskID, mesos.TASK_STARTING, nil, "", nil)
+	r, err := startRunner(procSpec{
+		TaskID:      id,
+		Spec:        spec,
+		OutputDir:   outDir,
+		WorkDir:     s.cfg.Mesos.Sandbox,
+		Env:         env,
+		OutputLimit: limit,
+		TailBytes:   s.cfg.TailBytes,
+		Cred:        cred,
+	}, maxRuntime, t.grace, hostDir)
+	if err != nil {
+		s.log.Info("task failed to start", "task", id, "err", err)
+		s.terminal(ctx, t, startFailed(err.Error(), hostDir))
+		return
+	}
+	t.runner = r
+	s.guard.add(r.p.pgid)
+	s.log.Info("task started", "task", id, "job", spec.Job, "run", spec.Run, "pid", r.p.pgid)
+	s.status(ctx, ti.TaskID, mesos.TASK_RUNNING, nil, "", nil)
+	go func() {
+		<-r.done
+		select {
+		case s.done <- id:
+		case <-s.quit:
+		}
+	}()
+}
+
+func (s *state) add(t *task) {
+	id := t.info.TaskID.Value
+	s.tasks[id] = t
+	s.order = append(s.order, id)
+	s.unackedTasks[id] = true
+}
+
+// reject fails a task that is not run at all.
+func (s *state) reject(ctx context.Context, ti mesos.TaskInfo, msg string, reason *mesos.TaskStatus_Reason) {
+	s.seenTask = true
+	id := ti.TaskID.Value
+	if _, dup := s.tasks[id]; dup {
+		s.log.Warn("duplicate launch ignored", "task", id)
+		return
+	}
+	s.log.Warn("task rejected", "task", id, "err", msg)
+	t := &task{info: ti}
+	s.add(t)
+	f := startFailed(msg, "")
+	f.Reason = reason
+	s.terminal(ctx, t, f)
+}
+
+func (s *state) kill(id string, policy *mesos.KillPolicy) {
+	t, ok := s.tasks[id]
+	if !ok {
+		s.log.Warn("kill for unknown task ignored", "task", id)
+		return
+	}
+	if t.terminal || t.runner == nil {
+		return
+	}
+	grace := t.grace
+	if g := durationInfo(policy.GetGracePeriod()); policy.GetGracePeriod() != nil {
+		grace = g
+	}
+	if s.shutdown {
+		grace = min(grace, time.Until(s.shutdownUntil))
+	}
+	s.log.Info("killing task", "task", id, "grace", grace)
+	t.runner.kill(grace, endKilled)
+}
+
+// startShutdown kills every task within the agent's shutdown grace period
+// minus a margin left for reporting, then lets Run exit.
+func (s *state) startShutdown() {
+	if s.shutdown {
+		return
+	}
+	period := s.cfg.Mesos.ExecutorShutdownGracePeriod
+	if period <= 0 {
+		period = 5 * time.Second
+	}
+	margin := min(period/4, 2*time.Second)
+	s.shutdown = true
+	s.shutdownUntil = time.Now().Add(period - margin)
+	killBy := period - 2*margin
+	s.log.Info("shutdown requested by the agent", "grace", killBy)
+	s.killAll(endShutdown, killBy)
+}
+
+func (s *state) killAll(why string, maxGrace time.Duration) {
+	for _, id := range s.order {
+		t := s.tasks[id]
+		if t.runner != nil && !t.terminal {
+			t.runner.kill(max(0, min(t.grace, maxGrace)), why)
+		}
+	}
+}
+
+// awaitTasks waits (bounded) for the runners to end after killAll, so
+// that Run does not return while processes it started still live.
+func (s *state) awaitTasks(limit time.Duration) {
+	deadline := time.After(limit + time.Second)
+	for {
+		open := 0
+		for _, t := range s.tasks {
+			if t.runner != nil && !t.terminal {
+				open++
+			}
+		}
+		if open == 0 {
+			return
+		}
+		select {
+		case id := <-s.done:
+			t := s.tasks[id]
+			t.terminal = true
+			s.guard.remove(t.runner.p.pgid)
+			// Best effort: the agent may still take the update.
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPTimeout)
+			f := t.runner.final
+			s.sendTerminal(ctx, t, f)
+			cancel()
+		case <-deadline:
+			s.log.Warn("tasks still running at exit", "count", open)
+			return
+		}
+	}
+}
+
+// finish reports a task whose runner ended.
+func (s *state) finish(ctx context.Context, id string) {
+	t := s.tasks[id]
+	s.guard.remove(t.runner.p.pgid)
+	s.terminal(ctx, t, t.runner.final)
+}
+
+func (s *state) terminal(ctx context.Context, t *task, f final) {
+	t.terminal = true
+	s.sendTerminal(ctx, t, f)
+}
+
+func (s *state) sendTerminal(ctx context.Context, t *task, f final) {
+	data, err := f.Result.Marshal()
+	if err != nil {
+		s.log.Error("encode task result", "task", t.info.TaskID.Value, "err", err)
+		data = nil
+	}
+	s.log.Info("task ended", "task", t.info.TaskID.Value, "state", f.State.String(), "message", f.Message)
+	s.status(ctx, t.info.TaskID, f.State, f.Reason, f.Message, data)
+}
+
+// status produces an update: kept until acknowledged, sent now if possible.
+func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
+	uuid := make([]byte, 16)
+	_, _ = rand.Read(uuid)
+	uuid[6] = (uuid[6] & 0x0f) | 0x40 // version 4
+	uuid[8] = (uuid[8] & 0x3f) | 0x80 // RFC 4122 variant
+	now := float64(time.Now().UnixMicro()) / 1e6
+	execID := s.execInfo.ExecutorID
+	status := mesos.TaskStatus{
+		TaskID:     id,
+		State:      st.Enum(),
+		Source:     mesos.SOURCE_EXECUTOR.Enum(),
+		Reason:     reason,
+		ExecutorID: &execID,
+		UUID:       uuid,
+		Timestamp:  &now,
+		Data:       data,
+	}
+	if msg != "" {
+		status.Message = &msg
+	}
+	s.unacked = append(s.unacked, &pending{update: mesosexec.Call_Update{Status: status}})
+	s.flush(ctx)
+}
+
+// flush sends, in order, the updates not yet sent; it stops at the first
+// failure so that a task's updates never overtake each other. The resend
+// ticker and the next SUBSCRIBE take it from there.
+func (s *state) flush(ctx context.Context) {
+	for _, p := range s.unacked {
+		if p.sent {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
+		err := calls.SendNoData(cctx, s.sender, calls.NonStreaming(calls.Update(p.update.Status)))
+		cancel()
+		if err != nil {
+			s.log.Warn("send status update failed; will retry", "task", p.update.Status.TaskID.Value,
+				"state", p.update.Status.GetState().String(), "err", err)
+			return
+		}
+		p.sent = true
+	}
+}
+
+func (s *state) acknowledged(taskID string, uuid []byte) {
+	delete(s.unackedTasks, taskID)
+	for i, p := range s.unacked {
+		if p.update.Status.TaskID.Value == taskID && string(p.update.Status.UUID) == string(uuid) {
+			s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
+			return
+		}
+	}
+	s.log.Debug("acknowledgement of an unknown update", "task", taskID)
+}
+
+func (s *state) unackedTaskInfos() []mesos.TaskInfo {
+	var out []mesos.TaskInfo
+	for _, id := range s.order {
+		if s.unackedTasks[id] {
+			out = append(out, s.tasks[id].info)
+		}
+	}
+	return out
+}
+
+func (s *state) unackedUpdates() []mesosexec.Call_Update {
+	out := make([]mesosexec.Call_Update, 0, len(s.unacked))
+	for _, p := range s.unacked {
+		out = append(out, p.update)
+	}
+	return out
+}
