@@ -149,6 +149,10 @@ type Cursor struct {
 	// ParentOutcomes maps each parent to its outcome in the generation not
 	// yet consumed.
 	ParentOutcomes map[string]Outcome `json:"parentOutcomes,omitempty"`
+	// Fired says the generation in ParentOutcomes already fired its run
+	// (one_success and one_failed fire before every parent has reported);
+	// it closes, without a second run, once every parent has reported.
+	Fired bool `json:"fired,omitempty"`
 
 	Stats Stats `json:"stats"`
 }

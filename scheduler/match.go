@@ -1,0 +1,227 @@
+package scheduler
+
+import (
+	"regexp"
+	"sort"
+	"time"
+)
+
+// placeable reports whether r has tasks that may be launched now.
+func (e *Engine) placeable(r *runState) bool {
+	if r.State.Terminal() || r.NotBefore.After(e.now) || r.js.deleted {
+		return false
+	}
+	// forbid: runs of a job go one at a time, oldest first.
+	if r.js.job.ConcurrencyPolicy == Forbid && len(r.js.active) > 0 && r.js.active[0] != r {
+		return false
+	}
+	return true
+}
+
+func (e *Engine) anyPlaceable() bool {
+	for r := range e.waiting {
+		if e.placeable(r) {
+			return true
+		}
+	}
+	return false
+}
+
+type candidate struct {
+	r    *runState
+	task int
+	due  time.Time
+}
+
+// offerState is an offer's resources left during one matching round.
+type offerState struct {
+	o                     *Offer
+	cpus, mem, disk, gpus float64
+	ports                 []PortRange
+	launch                *Launch
+}
+
+func (e *Engine) regexp(pattern string) *regexp.Regexp {
+	re, ok := e.reCache[pattern]
+	if !ok {
+		re = regexp.MustCompile(`^(?:` + pattern + `)$`) // validated at JobPut
+		e.reCache[pattern] = re
+	}
+	return re
+}
+
+// offers matches pending tasks to offers: high priority first, then due
+// time, then job name. Each task takes the first offer it fits (resources
+// plus executor overhead, ports, GPUs, constraints, distinct hosts); a task
+// that fits nowhere is passed over and the ones behind it still get their
+// turn (Chronos stopped the whole round at the first misfit). Several tasks
+// may share an offer. Every offer is either in one Launch or in Decline.
+func (e *Engine) offers(offers []Offer) {
+	if !e.connected || !e.reconciled {
+		for _, o := range offers {
+			e.out.Decline = append(e.out.Decline, o.ID)
+		}
+		return
+	}
+	var cands []candidate
+	for r := range e.waiting {
+		if !e.placeable(r) {
+			continue
+		}
+		due := r.ScheduledFor
+		if r.NotBefore.After(due) {
+			due = r.NotBefore
+		}
+		for i, t := range r.Tasks {
+			if t.State == TaskPending {
+				cands = append(cands, candidate{r: r, task: i, due: due})
+			}
+		}
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.r.job.HighPriority != b.r.job.HighPriority {
+			return a.r.job.HighPriority
+		}
+		if !a.due.Equal(b.due) {
+			return a.due.Before(b.due)
+		}
+		if a.r.Job != b.r.Job {
+			return a.r.Job < b.r.Job
+		}
+		if a.r.ID != b.r.ID {
+			return a.r.ID < b.r.ID
+		}
+		return a.task < b.task
+	})
+	states := make([]offerState, len(offers))
+	for i := range offers {
+		o := &offers[i]
+		states[i] = offerState{o: o, cpus: o.CPUs, mem: o.Mem, disk: o.Disk, gpus: o.GPUs,
+			ports: append([]PortRange(nil), o.Ports...)}
+	}
+	for _, c := range cands {
+		for i := range states {
+			if e.fits(c.r, &states[i]) {
+				e.place(c.r, c.task, &states[i])
+				break
+			}
+		}
+	}
+	for i := range states {
+		s := &states[i]
+		if s.launch == nil {
+			e.out.Decline = append(e.out.Decline, s.o.ID)
+		} else {
+			e.out.Launch = append(e.out.Launch, *s.launch)
+		}
+	}
+}
+
+func portCount(rs []PortRange) uint64 {
+	var n uint64
+	for _, r := range rs {
+		if r.End >= r.Begin {
+			n += r.End - r.Begin + 1
+		}
+	}
+	return n
+}
+
+func (e *Engine) attr(o *Offer, name string) (string, bool) {
+	if name == "hostname" {
+		return o.Hostname, true
+	}
+	v, ok := o.Attributes[name]
+	return v, ok
+}
+
+func (e *Engine) fits(r *runState, s *offerState) bool {
+	j := r.job
+	if s.cpus < j.CPUs+e.cfg.ExecutorCPUs || s.mem < j.Mem+e.cfg.ExecutorMem || s.disk < j.Disk || s.gpus < j.GPUs {
+		return false
+	}
+	if j.Ports > 0 && portCount(s.ports) < uint64(j.Ports) {
+		return false
+	}
+	host := s.o.Hostname
+	if j.UniqueHosts {
+		for _, t := range r.Tasks {
+			if t.State != TaskPending && !t.State.Terminal() && t.Host == host {
+				return false
+			}
+		}
+	}
+	for _, c := range j.Constraints {
+		v, ok := e.attr(s.o, c.Attribute)
+		switch c.Operator {
+		case OpEquals:
+			if !ok || v != c.Value {
+				return false
+			}
+		case OpLike:
+			if !ok || !e.regexp(c.Value).MatchString(v) {
+				return false
+			}
+		case OpUnlike:
+			// As Chronos: a missing attribute does not match UNLIKE.
+			if !ok || e.regexp(c.Value).MatchString(v) {
+				return false
+			}
+		case OpUnique:
+			for _, a := range r.js.active {
+				for _, t := range a.Tasks {
+					if t.State != TaskPending && !t.State.Terminal() && t.Host == host {
+						return false
+					}
+				}
+			}
+		}
+	}
+	return true
+}
+
+// place launches task i of r on offer s: the run is persisted with the
+// task launching (the intent is durable before the launch) and the task is
+// added to the offer's Launch.
+func (e *Engine) place(r *runState, i int, s *offerState) {
+	j := r.job
+	s.cpus -= j.CPUs + e.cfg.ExecutorCPUs
+	s.mem -= j.Mem + e.cfg.ExecutorMem
+	s.disk -= j.Disk
+	s.gpus -= j.GPUs
+	var ports []uint64
+	for k := 0; k < j.Ports; k++ {
+		pr := &s.ports[0]
+		ports = append(ports, pr.Begin)
+		if pr.Begin == pr.End {
+			s.ports = s.ports[1:]
+		} else {
+			pr.Begin++
+		}
+	}
+	t := &r.Tasks[i]
+	t.State = TaskStaging
+	t.AgentID = s.o.AgentID
+	t.Host = s.o.Hostname
+	t.AgentURL = s.o.AgentURL
+	t.LaunchedAt = e.now
+	if r.State == RunPending {
+		r.State = RunLaunching
+	}
+	if !hasPending(r) {
+		delete(e.waiting, r)
+	}
+	if j.MaxRuntime > 0 && r.backstopAt.IsZero() {
+		r.backstopAt = e.now.Add(j.MaxRuntime + e.cfg.RuntimeMargin)
+		e.timers.add(timer{at: r.backstopAt, kind: timerBackstop, run: r})
+	}
+	e.markRun(r)
+	if s.launch == nil {
+		s.launch = &Launch{OfferID: s.o.ID, AgentID: s.o.AgentID, Hostname: s.o.Hostname}
+	}
+	s.launch.Tasks = append(s.launch.Tasks, TaskLaunch{
+		TaskID: t.ID, Run: r.ID, Job: *j, Attempt: r.Attempt, Instance: i, Instances: len(r.Tasks),
+		ScheduledFor: r.ScheduledFor, Env: r.Env, Arguments: r.Arguments, Ports: ports,
+	})
+}

@@ -1,0 +1,139 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/horae-scheduler/horae/schedule"
+)
+
+// slotter is what the engine needs of a parsed schedule.
+type slotter interface {
+	// Next is the first slot strictly after after; false when exhausted.
+	Next(after time.Time) (time.Time, bool)
+}
+
+// parseSchedule parses a job's schedule; on error it also names the job
+// field at fault ("schedule" or "scheduleTimeZone").
+func parseSchedule(expr, tz string, anchor time.Time) (slotter, string, error) {
+	s, err := schedule.Parse(expr, tz, anchor)
+	if err != nil {
+		field := "schedule"
+		var se *schedule.Error
+		if errors.As(err, &se) && se.Field != "" {
+			field = se.Field
+		}
+		return nil, field, err
+	}
+	return s, "", nil
+}
+
+// emptyStart reports whether expr is an ISO 8601 repeating interval with no
+// start (R//PT15M, R5//P1D), which anchors at the job's creation.
+func emptyStart(expr string) bool {
+	return strings.HasPrefix(expr, "R") && strings.Contains(expr, "//")
+}
+
+// handledThrough is the LastSlot that makes every slot at or after t owed:
+// slots before a schedule was put (or re-enabled) are not missed runs.
+func handledThrough(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
+
+// armSchedule sets the job's next-slot timer from its cursor.
+func (e *Engine) armSchedule(js *jobState) {
+	js.nextSlot = time.Time{}
+	if js.sched == nil || js.job.Disabled || js.deleted {
+		return
+	}
+	n, ok := js.sched.Next(js.cur.LastSlot)
+	if !ok {
+		return
+	}
+	js.nextSlot = n
+	e.timers.add(timer{at: n, kind: timerSlot, js: js})
+}
+
+// evaluateSchedule handles every slot owed at now: (LastSlot, now]. Under
+// forbid, nothing is handled while a run of the job is active: the owed
+// slots wait, and are evaluated (missed-run policy included) the moment the
+// active run ends, so a slot that came due during a run is neither dropped
+// silently nor doubled (Chronos #411, #476, #532).
+func (e *Engine) evaluateSchedule(js *jobState) {
+	if js.sched == nil || js.job.Disabled || js.deleted {
+		return
+	}
+	if js.job.ConcurrencyPolicy == Forbid && len(js.active) > 0 {
+		js.blocked = true
+		js.nextSlot = time.Time{}
+		return
+	}
+	js.blocked = false
+	now := e.now
+	// Keep the newest MaxMissedRuns owed slots; count the rest.
+	var kept []time.Time
+	total := 0
+	for t := js.cur.LastSlot; ; {
+		n, ok := js.sched.Next(t)
+		if !ok || n.After(now) {
+			break
+		}
+		total++
+		if len(kept) == MaxMissedRuns {
+			copy(kept, kept[1:])
+			kept = kept[:MaxMissedRuns-1]
+		}
+		kept = append(kept, n)
+		t = n
+	}
+	if total == 0 {
+		e.armSchedule(js)
+		return
+	}
+	j := js.job
+	if dropped := total - len(kept); dropped > 0 {
+		js.cur.Stats.SkippedCount += int64(dropped)
+		e.notify(NotifySkipped, j.Name, nil, fmt.Sprintf("%d missed slots before %s exceed the cap of %d and were skipped without records", dropped, kept[0].Format(time.RFC3339), MaxMissedRuns))
+	}
+	for i, s := range kept {
+		newest := i == len(kept)-1
+		late := now.Sub(s)
+		switch {
+		case j.StartingDeadline > 0 && late > j.StartingDeadline:
+			e.skipSlot(js, s, fmt.Sprintf("startingDeadline %s exceeded: %s late", j.StartingDeadline, late))
+		case newest && (late <= e.cfg.OnTimeWindow || j.MissedRunPolicy != MissedSkip):
+			e.createRun(js, TriggerSchedule, "", scheduleRunID(j.Name, s), s, nil, nil)
+		case j.MissedRunPolicy == MissedAll:
+			e.createRun(js, TriggerSchedule, "", scheduleRunID(j.Name, s), s, nil, nil)
+		case j.MissedRunPolicy == MissedLatest:
+			e.skipSlot(js, s, "missed: superseded by a newer slot (missedRunPolicy latest)")
+		default:
+			e.skipSlot(js, s, "missed (missedRunPolicy skip)")
+		}
+	}
+	js.cur.LastSlot = kept[len(kept)-1]
+	e.markCursor(js)
+	if !js.blocked {
+		e.armSchedule(js)
+	}
+}
+
+// skipSlot records a schedule slot that will not run.
+func (e *Engine) skipSlot(js *jobState, slot time.Time, reason string) {
+	id := scheduleRunID(js.job.Name, slot)
+	if _, ok := e.runs[id]; ok {
+		return
+	}
+	r := &runState{
+		Run: Run{ID: id, Job: js.job.Name, Trigger: TriggerSchedule, State: RunSkipped, Reason: reason,
+			ScheduledFor: slot, CreatedAt: e.now, FinishedAt: e.now},
+		js: js, job: js.job,
+	}
+	js.runs = append(js.runs, r)
+	e.runs[id] = r
+	e.markRun(r)
+	js.cur.Stats.SkippedCount++
+	e.markCursor(js)
+	e.notify(NotifySkipped, js.job.Name, r, reason)
+	e.pruneHistory(js)
+}
