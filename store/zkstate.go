@@ -1,0 +1,504 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/horae-scheduler/horae/scheduler"
+)
+
+// parallel calls f(0..n-1) from at most loadParallelism goroutines and
+// returns the first error; it stops handing out work once one failed or ctx
+// ended. go-zookeeper pipelines the requests on the one connection, so this
+// turns n round trips into about n/loadParallelism.
+func parallel(ctx context.Context, n int, f func(i int) error) error {
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		once   sync.Once
+		first  error
+		wg     sync.WaitGroup
+	)
+	workers := min(n, loadParallelism)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				err := ctx.Err()
+				if err == nil {
+					err = f(i)
+				}
+				if err != nil {
+					once.Do(func() { first = err })
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Load implements Store: every read is issued concurrently on the one
+// connection (shard listings, then job, cursor and run listing per job, then
+// runs).
+func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	start := time.Now()
+	var (
+		st    scheduler.State
+		cache map[string]*jobEntry
+	)
+	err := do(ctx, s, func() error {
+		var err error
+		st, cache, err = s.load(ctx)
+		return err
+	})
+	if err != nil {
+		return scheduler.State{}, fmt.Errorf("store: load from %s: %w", s.root, err)
+	}
+	s.cache = cache
+	s.m.loadSeconds.Set(time.Since(start).Seconds())
+	s.log.Info("state loaded", "jobs", len(st.Jobs), "runs", len(st.Runs), "duration", time.Since(start))
+	return st, nil
+}
+
+func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, error) {
+	var st scheduler.State
+	shards := make([][]string, shardCount)
+	err := parallel(ctx, shardCount, func(i int) error {
+		p := s.p("jobs", fmt.Sprintf("%02x", i))
+		names, _, err := s.conn.Children(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", p, err)
+		}
+		shards[i] = names
+		return nil
+	})
+	if err != nil {
+		return st, nil, err
+	}
+	var names []string
+	for _, sh := range shards {
+		for _, esc := range sh {
+			name, err := unescape(esc)
+			if err != nil {
+				return st, nil, err
+			}
+			names = append(names, name)
+		}
+	}
+	type jobLoad struct {
+		job     []byte
+		stat    *zk.Stat
+		cursor  []byte
+		cstat   *zk.Stat
+		runs    []string
+		gone    bool
+		runData [][]byte
+		runStat []*zk.Stat
+	}
+	loads := make([]jobLoad, len(names))
+	err = parallel(ctx, 3*len(names), func(i int) error {
+		j, l := names[i/3], &loads[i/3]
+		var err error
+		switch i % 3 {
+		case 0:
+			l.job, l.stat, err = s.conn.Get(s.jobPath(j))
+			if errors.Is(err, zk.ErrNoNode) {
+				l.gone, err = true, nil
+			}
+		case 1:
+			l.cursor, l.cstat, err = s.conn.Get(s.cursorPath(j))
+			if errors.Is(err, zk.ErrNoNode) {
+				l.cursor, l.cstat, err = nil, nil, nil
+			}
+		case 2:
+			l.runs, _, err = s.conn.Children(s.runsPath(j))
+			if errors.Is(err, zk.ErrNoNode) {
+				l.runs, err = nil, nil
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("read job %q: %w", j, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, nil, err
+	}
+	type runRef struct{ job, run int }
+	var refs []runRef
+	for ji := range loads {
+		l := &loads[ji]
+		l.runData = make([][]byte, len(l.runs))
+		l.runStat = make([]*zk.Stat, len(l.runs))
+		for ri := range l.runs {
+			refs = append(refs, runRef{ji, ri})
+		}
+	}
+	err = parallel(ctx, len(refs), func(i int) error {
+		r := refs[i]
+		l := &loads[r.job]
+		p := s.runsPath(names[r.job]) + "/" + l.runs[r.run]
+		data, stat, err := s.conn.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		l.runData[r.run], l.runStat[r.run] = data, stat
+		return nil
+	})
+	if err != nil {
+		return st, nil, err
+	}
+	cache := make(map[string]*jobEntry, len(names))
+	for ji, name := range names {
+		l := &loads[ji]
+		if l.gone {
+			continue
+		}
+		var job scheduler.Job
+		if err := decode(l.job, &job, s.jobPath(name)); err != nil {
+			return st, nil, err
+		}
+		if job.Name != name {
+			return st, nil, fmt.Errorf("%s holds job %q: name mismatch", s.jobPath(name), job.Name)
+		}
+		st.Jobs = append(st.Jobs, job)
+		e := &jobEntry{exists: true, version: l.stat.Version, cursor: -1, runs: make(map[scheduler.RunID]int32, len(l.runs))}
+		if l.cstat != nil {
+			var c scheduler.Cursor
+			if err := decode(l.cursor, &c, s.cursorPath(name)); err != nil {
+				return st, nil, err
+			}
+			st.Cursors = append(st.Cursors, c)
+			e.cursor = l.cstat.Version
+		}
+		for ri, data := range l.runData {
+			if l.runStat[ri] == nil {
+				continue
+			}
+			var r scheduler.Run
+			if err := decode(data, &r, s.runsPath(name)+"/"+l.runs[ri]); err != nil {
+				return st, nil, err
+			}
+			st.Runs = append(st.Runs, r)
+			e.runs[r.ID] = l.runStat[ri].Version
+		}
+		cache[name] = e
+	}
+	sortState(&st)
+	return st, cache, nil
+}
+
+// hydrate reads into the cache what exists in ZooKeeper for the named jobs
+// the cache does not know (Commit without Load, or after a failed commit).
+func (s *ZK) hydrate(ctx context.Context, names []string) error {
+	var missing []string
+	for _, n := range names {
+		if _, ok := s.cache[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	entries := make([]*jobEntry, len(missing))
+	err := do(ctx, s, func() error {
+		return parallel(ctx, len(missing), func(i int) error {
+			name := missing[i]
+			e := &jobEntry{cursor: -1, runs: map[scheduler.RunID]int32{}}
+			entries[i] = e
+			ok, st, err := s.conn.Exists(s.jobPath(name))
+			if err != nil {
+				return fmt.Errorf("check job %q: %w", name, err)
+			}
+			if !ok {
+				return nil
+			}
+			e.exists, e.version = true, st.Version
+			ok, st, err = s.conn.Exists(s.cursorPath(name))
+			if err != nil {
+				return fmt.Errorf("check cursor of job %q: %w", name, err)
+			}
+			if ok {
+				e.cursor = st.Version
+			}
+			runs, _, err := s.conn.Children(s.runsPath(name))
+			if err != nil {
+				return fmt.Errorf("list runs of job %q: %w", name, err)
+			}
+			for _, esc := range runs {
+				id, err := unescape(esc)
+				if err != nil {
+					return err
+				}
+				ok, st, err := s.conn.Exists(s.runsPath(name) + "/" + esc)
+				if err != nil {
+					return fmt.Errorf("check run %q of job %q: %w", id, name, err)
+				}
+				if ok {
+					e.runs[scheduler.RunID(id)] = st.Version
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for i, n := range missing {
+		s.cache[n] = entries[i]
+	}
+	return nil
+}
+
+// Commit implements Store: the records become one fenced Multi (split into
+// several fenced Multis only when the batch would exceed jute.maxbuffer).
+func (s *ZK) Commit(ctx context.Context, epoch int64, records []scheduler.Record) error {
+	start := time.Now()
+	if err := s.commit(ctx, epoch, records); err != nil {
+		s.m.commitFailures.Inc()
+		return err
+	}
+	s.m.commits.Inc()
+	s.m.records.Add(float64(len(records)))
+	s.m.commitSeconds.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+type plannedOp struct {
+	op   any
+	what string
+	size int
+}
+
+func (s *ZK) commit(ctx context.Context, epoch int64, records []scheduler.Record) error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	cand, err := s.currentCandidate(epoch)
+	if err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range records {
+		n := recordJob(r)
+		if n == "" {
+			return fmt.Errorf("store: commit: %s: empty job name", describe(r))
+		}
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	if err := s.hydrate(ctx, names); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	work := map[string]*jobEntry{}
+	entry := func(name string) *jobEntry {
+		if e, ok := work[name]; ok {
+			return e
+		}
+		e := s.cache[name].clone()
+		work[name] = e
+		return e
+	}
+	var ops []plannedOp
+	for _, r := range records {
+		planned, err := s.plan(r, entry)
+		if err != nil {
+			return fmt.Errorf("store: commit: %s: %w", describe(r), err)
+		}
+		ops = append(ops, planned...)
+	}
+	chunks := splitOps(ops, multiBudget)
+	for i, chunk := range chunks {
+		raw := make([]any, len(chunk))
+		what := make([]string, len(chunk))
+		for j, o := range chunk {
+			raw[j], what[j] = o.op, o.what
+		}
+		if err := s.fencedMulti(ctx, cand, raw, what); err != nil {
+			// What exists is no longer certain for these jobs: read it
+			// again next time.
+			for name := range work {
+				delete(s.cache, name)
+			}
+			if len(chunks) > 1 {
+				return fmt.Errorf("store: commit: part %d of %d (parts before it are applied): %w", i+1, len(chunks), err)
+			}
+			return fmt.Errorf("store: commit: %w", err)
+		}
+	}
+	for name, e := range work {
+		s.cache[name] = e
+	}
+	return nil
+}
+
+func recordJob(r scheduler.Record) string {
+	switch r := r.(type) {
+	case scheduler.PutJob:
+		return r.Job.Name
+	case scheduler.DeleteJob:
+		return r.Name
+	case scheduler.PutCursor:
+		return r.Cursor.Job
+	case scheduler.PutRun:
+		return r.Run.Job
+	case scheduler.DeleteRun:
+		return r.Job
+	}
+	return ""
+}
+
+// opOverhead approximates a Multi op's header, version and ACL bytes.
+const opOverhead = 64
+
+// plan turns one record into ZooKeeper ops against the entries it updates.
+func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp, error) {
+	var out []plannedOp
+	add := func(op any, p string, data []byte, what string) {
+		out = append(out, plannedOp{op: op, what: what + " " + p, size: len(p) + len(data) + opOverhead})
+	}
+	create := func(p string, data []byte) {
+		add(&zk.CreateRequest{Path: p, Data: data, Acl: s.acl}, p, data, "create")
+	}
+	set := func(p string, data []byte, v int32) {
+		add(&zk.SetDataRequest{Path: p, Data: data, Version: v}, p, data, "set")
+	}
+	del := func(p string, v int32) {
+		add(&zk.DeleteRequest{Path: p, Version: v}, p, nil, "delete")
+	}
+	switch r := r.(type) {
+	case scheduler.PutJob:
+		name := r.Job.Name
+		if err := checkName("job", name); err != nil {
+			return nil, err
+		}
+		data, err := encode(r.Job, "job "+name)
+		if err != nil {
+			return nil, err
+		}
+		e := entry(name)
+		if e.exists {
+			set(s.jobPath(name), data, e.version)
+			e.version++
+			return out, nil
+		}
+		create(s.jobPath(name), data)
+		create(s.runsPath(name), nil)
+		*e = jobEntry{exists: true, cursor: -1, runs: map[scheduler.RunID]int32{}}
+	case scheduler.DeleteJob:
+		e := entry(r.Name)
+		if !e.exists {
+			return nil, nil
+		}
+		ids := make([]string, 0, len(e.runs))
+		for id := range e.runs {
+			ids = append(ids, string(id))
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			del(s.runPath(r.Name, scheduler.RunID(id)), e.runs[scheduler.RunID(id)])
+		}
+		del(s.runsPath(r.Name), 0)
+		if e.cursor >= 0 {
+			del(s.cursorPath(r.Name), e.cursor)
+		}
+		del(s.jobPath(r.Name), e.version)
+		*e = jobEntry{cursor: -1, runs: map[scheduler.RunID]int32{}}
+	case scheduler.PutCursor:
+		job := r.Cursor.Job
+		e := entry(job)
+		if !e.exists {
+			return nil, &scheduler.NotFoundError{Kind: "job", Name: job}
+		}
+		data, err := encode(r.Cursor, "cursor of job "+job)
+		if err != nil {
+			return nil, err
+		}
+		if e.cursor >= 0 {
+			set(s.cursorPath(job), data, e.cursor)
+			e.cursor++
+		} else {
+			create(s.cursorPath(job), data)
+			e.cursor = 0
+		}
+	case scheduler.PutRun:
+		job, id := r.Run.Job, r.Run.ID
+		if err := checkName("run", string(id)); err != nil {
+			return nil, err
+		}
+		e := entry(job)
+		if !e.exists {
+			return nil, &scheduler.NotFoundError{Kind: "job", Name: job}
+		}
+		data, err := encode(r.Run, fmt.Sprintf("run %s of job %s", id, job))
+		if err != nil {
+			return nil, err
+		}
+		if v, ok := e.runs[id]; ok {
+			set(s.runPath(job, id), data, v)
+			e.runs[id] = v + 1
+			return out, nil
+		}
+		if len(e.runs) >= MaxRunsPerJob {
+			return nil, fmt.Errorf("job %q holds %d runs: %w", job, MaxRunsPerJob, ErrTooManyRuns)
+		}
+		create(s.runPath(job, id), data)
+		e.runs[id] = 0
+	case scheduler.DeleteRun:
+		e := entry(r.Job)
+		if v, ok := e.runs[r.ID]; ok {
+			del(s.runPath(r.Job, r.ID), v)
+			delete(e.runs, r.ID)
+		}
+	default:
+		return nil, fmt.Errorf("unknown record type %T", r)
+	}
+	return out, nil
+}
+
+// splitOps cuts ops into consecutive chunks of at most budget estimated
+// bytes (a single op larger than budget gets a chunk of its own).
+func splitOps(ops []plannedOp, budget int) [][]plannedOp {
+	var chunks [][]plannedOp
+	var cur []plannedOp
+	size := 0
+	for _, o := range ops {
+		if len(cur) > 0 && size+o.size > budget {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, o)
+		size += o.size
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	return chunks
+}
