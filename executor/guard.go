@@ -21,7 +21,7 @@ while read -r op pg; do
     -) keep=""; for g in $groups; do [ "$g" = "$pg" ] || keep="$keep $g"; done; groups="$keep" ;;
   esac
 done
-for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
 exit 0`
 
 // guard is a small /bin/sh process that kills the tasks' process groups

@@ -1,0 +1,142 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
+
+	"github.com/horae-scheduler/horae/taskspec"
+)
+
+// TestMain doubles as the executor binary: with HORAE_EXECUTOR_TEST_MAIN
+// set, the test binary runs the executor from the Mesos environment, as
+// `horae executor` does.
+func TestMain(m *testing.M) {
+	if os.Getenv("HORAE_EXECUTOR_TEST_MAIN") == "1" {
+		os.Exit(executorMain())
+	}
+	os.Exit(m.Run())
+}
+
+func executorMain() int {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	mc, err := config.FromEnv()
+	if err != nil {
+		logger.Error("executor environment", "err", err)
+		return 2
+	}
+	cfg := Config{Mesos: mc, Guard: os.Getenv("HORAE_EXECUTOR_TEST_GUARD") != "0"}
+	if err := Run(context.Background(), cfg, logger); err != nil {
+		logger.Error("executor failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// executorProcess starts the test binary as an executor for agent a, with
+// the environment a Mesos agent gives (durations in Mesos units).
+func executorProcess(t *testing.T, a *fakeAgent, sandbox string, guard bool) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Dir = sandbox
+	g := "1"
+	if !guard {
+		g = "0"
+	}
+	cmd.Env = append(os.Environ(),
+		"HORAE_EXECUTOR_TEST_MAIN=1",
+		"HORAE_EXECUTOR_TEST_GUARD="+g,
+		"MESOS_FRAMEWORK_ID=fw-1",
+		"MESOS_EXECUTOR_ID=ex-1",
+		"MESOS_DIRECTORY="+sandbox,
+		"MESOS_SANDBOX="+sandbox,
+		"MESOS_AGENT_ENDPOINT="+a.addr,
+		"MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD=5secs",
+		"MESOS_CHECKPOINT=1",
+		"MESOS_RECOVERY_TIMEOUT=15mins",
+		"MESOS_SUBSCRIPTION_BACKOFF_MAX=2secs",
+		"MESOS_SLAVE_ID=agent-S0",
+	)
+	cmd.Stdout = testWriter{t}
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start executor process: %v", err)
+	}
+	return cmd
+}
+
+func TestExecutorProcessRunsToTheEnd(t *testing.T) {
+	t.Parallel()
+	a := newFakeAgent(t)
+	a.launch(taskInfo(t, "t", taskspec.Spec{Shell: true, Command: "echo hi"}))
+	cmd := executorProcess(t, a, t.TempDir(), true)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("executor process: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("executor process did not exit within 20s")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if st, ok := a.terminal("t"); !ok || st.GetMessage() != "exit status 0" {
+		t.Errorf("terminal update %v %q", st.GetState(), st.GetMessage())
+	}
+}
+
+// When the executor itself is SIGKILLed, the parent-death signal kills
+// the task's first process only; the guard kills the rest of its group.
+// Without the guard a background child survives: this is what the guard
+// is for (and shows that the check can fail).
+func TestExecutorKilledLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	for _, guard := range []bool{true, false} {
+		t.Run(fmt.Sprintf("guard=%v", guard), func(t *testing.T) {
+			t.Parallel()
+			a := newFakeAgent(t)
+			a.launch(taskInfo(t, "t", taskspec.Spec{Shell: true, Command: "echo $$; sleep 60 & wait"}))
+			sandbox := t.TempDir()
+			cmd := executorProcess(t, a, sandbox, guard)
+			pgid := readPID(t, filepath.Join(sandbox, "task-t", "stdout"))
+			waitMembers(t, pgid, 2) // the shell and its sleep
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			if guard {
+				assertGroupGone(t, pgid)
+				return
+			}
+			t.Cleanup(func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+			// The shell dies of the parent-death signal; its child lives on.
+			deadline := time.Now().Add(10 * time.Second)
+			for len(groupMembers(t, pgid)) != 1 {
+				if time.Now().After(deadline) {
+					t.Fatalf("group %d: members %v, want the orphaned sleep only", pgid, groupMembers(t, pgid))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+func waitMembers(t *testing.T, pgid, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(groupMembers(t, pgid)) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("group %d: members %v, want %d", pgid, groupMembers(t, pgid), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
