@@ -11,11 +11,32 @@ func (e *Engine) placeable(r *runState) bool {
 	if r.State.Terminal() || r.NotBefore.After(e.now) || r.js.deleted {
 		return false
 	}
-	// forbid: runs of a job go one at a time, oldest first.
-	if r.js.job.ConcurrencyPolicy == Forbid && len(r.js.active) > 0 && r.js.active[0] != r {
-		return false
+	// forbid: runs of a job go one at a time: none while another run has
+	// tasks out, else the oldest waiting run first.
+	if r.js.job.ConcurrencyPolicy == Forbid {
+		for _, a := range r.js.active {
+			if a != r && launched(a) {
+				return false
+			}
+		}
+		for _, a := range r.js.active {
+			if a.NotBefore.After(e.now) && a != r {
+				continue
+			}
+			return a == r
+		}
 	}
 	return true
+}
+
+// launched reports whether r has a task out in Mesos.
+func launched(r *runState) bool {
+	for _, t := range r.Tasks {
+		if t.State != TaskPending && !t.State.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) anyPlaceable() bool {

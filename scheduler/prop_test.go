@@ -1,0 +1,212 @@
+package scheduler
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// sim is a tiny Mesos for property tests: it keeps the tasks the engine
+// launched until they end, and answers kills and reconciliations.
+type sim struct {
+	t      *rapid.T
+	h      *harness
+	policy map[string]ConcurrencyPolicy
+	live   map[string]TaskLaunch // task → launch
+	events []timedEvent
+	outs   []Output
+	offerN int
+	runs   map[RunID]Run // newest record of every run seen
+	slots  map[string]RunID
+}
+
+type timedEvent struct {
+	at time.Time
+	ev Event
+}
+
+func (s *sim) step(ev Event) Output {
+	s.events = append(s.events, timedEvent{s.h.now, ev})
+	out, err := s.h.e.Step(s.h.now, ev)
+	if err != nil {
+		s.t.Fatalf("step %T: %v", ev, err)
+	}
+	s.h.store.apply(out.Persist)
+	s.outs = append(s.outs, out)
+	s.check(ev, out)
+	for _, l := range out.Launch {
+		for _, tl := range l.Tasks {
+			s.live[tl.TaskID] = tl
+		}
+	}
+	// Kills are carried out at once.
+	for _, k := range out.Kill {
+		if _, ok := s.live[k.TaskID]; ok {
+			delete(s.live, k.TaskID)
+			s.step(TaskUpdated{TaskID: k.TaskID, State: TaskKilled})
+		}
+	}
+	return out
+}
+
+func (s *sim) check(ev Event, out Output) {
+	// Every offer is launched on or declined, exactly once.
+	if oa, ok := ev.(OffersArrived); ok {
+		seen := map[string]int{}
+		for _, l := range out.Launch {
+			seen[l.OfferID]++
+		}
+		for _, d := range out.Decline {
+			seen[d]++
+		}
+		if len(seen) != len(oa.Offers) {
+			s.t.Fatalf("offers %d, answered %d", len(oa.Offers), len(seen))
+		}
+		for _, o := range oa.Offers {
+			if seen[o.ID] != 1 {
+				s.t.Fatalf("offer %s answered %d times", o.ID, seen[o.ID])
+			}
+		}
+	} else if len(out.Launch)+len(out.Decline) > 0 {
+		s.t.Fatalf("%T launched or declined", ev)
+	}
+	// One run per slot; a terminal run never comes back.
+	for _, rec := range out.Persist {
+		pr, ok := rec.(PutRun)
+		if !ok {
+			continue
+		}
+		r := pr.Run
+		if old, ok := s.runs[r.ID]; ok && old.State.Terminal() && !r.State.Terminal() {
+			s.t.Fatalf("run %s went from %s back to %s", r.ID, old.State, r.State)
+		}
+		s.runs[r.ID] = r
+		if r.Trigger == TriggerSchedule {
+			key := r.Job + "@" + r.ScheduledFor.String()
+			if id, ok := s.slots[key]; ok && id != r.ID {
+				s.t.Fatalf("slot %s has runs %s and %s", key, id, r.ID)
+			}
+			s.slots[key] = r.ID
+		}
+	}
+	// forbid never overlaps: live tasks of a forbid job belong to one run.
+	byJob := map[string]map[RunID]bool{}
+	for _, tl := range s.live {
+		if byJob[tl.Job.Name] == nil {
+			byJob[tl.Job.Name] = map[RunID]bool{}
+		}
+		byJob[tl.Job.Name][tl.Run] = true
+	}
+	for _, l := range out.Launch {
+		for _, tl := range l.Tasks {
+			if byJob[tl.Job.Name] == nil {
+				byJob[tl.Job.Name] = map[RunID]bool{}
+			}
+			byJob[tl.Job.Name][tl.Run] = true
+		}
+	}
+	for job, rs := range byJob {
+		if s.policy[job] == Forbid && len(rs) > 1 {
+			s.t.Fatalf("forbid job %s has tasks of %d runs live: %v", job, len(rs), rs)
+		}
+	}
+}
+
+func (s *sim) liveIDs() []string {
+	var ids []string
+	for id := range s.live {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (s *sim) elect() {
+	s.h.e = New(Config{})
+	s.h.epoch++
+	s.step(LeaderElected{Epoch: s.h.epoch, State: s.h.store.state()})
+	out := s.step(Subscribed{})
+	var missing []string
+	for _, ref := range out.Reconcile {
+		if _, ok := s.live[ref.TaskID]; ok {
+			s.step(TaskUpdated{TaskID: ref.TaskID, State: TaskRunning, Reconciliation: true})
+		} else {
+			missing = append(missing, ref.TaskID)
+		}
+	}
+	s.step(Reconciled{Missing: missing})
+}
+
+func TestProperties(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		h := newHarness(t)
+		s := &sim{t: rt, h: h, policy: map[string]ConcurrencyPolicy{}, live: map[string]TaskLaunch{},
+			runs: map[RunID]Run{}, slots: map[string]RunID{}}
+		s.elect()
+		nJobs := rapid.IntRange(1, 4).Draw(rt, "jobs")
+		for i := 0; i < nJobs; i++ {
+			j := sched(fmt.Sprintf("j%d", i), rapid.SampledFrom([]string{everyMin, "R3/2026-03-01T00:00:30Z/PT2M", "*/3 * * * *"}).Draw(rt, "schedule"))
+			j.ConcurrencyPolicy = rapid.SampledFrom([]ConcurrencyPolicy{Forbid, Allow, Replace}).Draw(rt, "policy")
+			j.MissedRunPolicy = rapid.SampledFrom([]MissedRunPolicy{MissedLatest, MissedSkip, MissedAll}).Draw(rt, "missed")
+			j.Retries = rapid.IntRange(0, 2).Draw(rt, "retries")
+			j.RetryDelay = time.Duration(rapid.IntRange(1, 120).Draw(rt, "delay")) * time.Second
+			j.Instances = rapid.IntRange(1, 2).Draw(rt, "instances")
+			s.policy[j.Name] = j.ConcurrencyPolicy
+			s.step(JobPut{Job: j})
+		}
+		if rapid.Bool().Draw(rt, "dependent") {
+			d := dep("child", "j0")
+			s.policy["child"] = Forbid
+			s.step(JobPut{Job: d})
+		}
+		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
+		for i := 0; i < steps; i++ {
+			switch rapid.IntRange(0, 5).Draw(rt, "action") {
+			case 0:
+				h.now = h.now.Add(time.Duration(rapid.IntRange(0, 200).Draw(rt, "advance")) * time.Second)
+				s.step(Tick{})
+			case 1:
+				var offers []Offer
+				for k := rapid.IntRange(0, 3).Draw(rt, "offers"); k > 0; k-- {
+					s.offerN++
+					host := fmt.Sprint("h", rapid.IntRange(0, 2).Draw(rt, "host"))
+					offers = append(offers, Offer{ID: fmt.Sprint("o", s.offerN), AgentID: "a-" + host, Hostname: host,
+						CPUs: rapid.Float64Range(0, 1).Draw(rt, "cpus"), Mem: 4096, Disk: 4096})
+				}
+				s.step(OffersArrived{Offers: offers})
+			case 2, 3:
+				ids := s.liveIDs()
+				if len(ids) == 0 {
+					continue
+				}
+				id := rapid.SampledFrom(ids).Draw(rt, "task")
+				st := rapid.SampledFrom([]TaskState{TaskRunning, TaskFinished, TaskFailed, TaskLost, TaskKilled}).Draw(rt, "state")
+				if st.Terminal() {
+					delete(s.live, id)
+				}
+				s.step(TaskUpdated{TaskID: id, State: st})
+			case 4:
+				s.step(RunRequested{Job: fmt.Sprint("j", rapid.IntRange(0, nJobs-1).Draw(rt, "manual"))})
+			case 5:
+				if rapid.IntRange(0, 3).Draw(rt, "failover") == 0 {
+					s.elect()
+				}
+			}
+		}
+		// Replay: the same events on a fresh engine give equal outputs.
+		e := New(Config{})
+		for i, te := range s.events {
+			out, err := e.Step(te.at, te.ev)
+			if err != nil {
+				rt.Fatalf("replay step %d: %v", i, err)
+			}
+			if !reflect.DeepEqual(out, s.outs[i]) {
+				rt.Fatalf("replay step %d (%T) differs:\n%+v\n%+v", i, te.ev, out, s.outs[i])
+			}
+		}
+	})
+}
