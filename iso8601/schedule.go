@@ -150,11 +150,11 @@ func (s *Schedule) Occurrence(k int64) (time.Time, bool) {
 // year 9999). It does not walk over elapsed occurrences: fixed periods
 // are one division, calendar periods step from an estimate.
 func (s *Schedule) Next(after time.Time) (time.Time, bool) {
-	k, ok := s.firstAfter(after)
-	if !ok {
+	k, sec, nsec, ok := s.firstAfter(after)
+	if !ok || (s.repeat != Unbounded && k >= s.repeat) {
 		return time.Time{}, false
 	}
-	return s.Occurrence(k)
+	return time.Unix(sec, nsec).In(s.loc), true
 }
 
 // MostRecent returns the last occurrence at or before the given moment;
@@ -171,19 +171,21 @@ func (s *Schedule) MostRecent(at time.Time) (time.Time, bool) {
 // moment, ignoring the repeat count (which the caller may compare with
 // Repeats): the number of occurrences at or before it, had the schedule
 // no end. False when that occurrence would fall after year 9999.
-func (s *Schedule) Index(after time.Time) (int64, bool) { return s.firstAfter(after) }
+func (s *Schedule) Index(after time.Time) (int64, bool) {
+	k, _, _, ok := s.firstAfter(after)
+	return k, ok
+}
 
 // firstAfter returns the smallest k ≥ 0 with occ(k) > t, ignoring the
-// repeat count; false when there is none up to year 9999.
-func (s *Schedule) firstAfter(t time.Time) (int64, bool) {
+// repeat count, and that occurrence; false when there is none up to year
+// 9999.
+func (s *Schedule) firstAfter(t time.Time) (k, sec, nsec int64, ok bool) {
 	if t.Unix() > maxUnix {
-		return 0, false
+		return 0, 0, 0, false
 	}
-	k := s.atOrBefore(t) + 1
-	if _, _, ok := s.occ(k); !ok {
-		return 0, false
-	}
-	return k, true
+	k = s.atOrBefore(t) + 1
+	sec, nsec, ok = s.occ(k)
+	return k, sec, nsec, ok
 }
 
 // atOrBefore returns the largest k with occ(k) ≤ t, ignoring the repeat
