@@ -94,6 +94,7 @@ type schedClient struct {
 	streamID string
 	fwID     string
 	events   chan event
+	backlog  []event
 	raw      chan []byte // the stream's bytes, as read
 }
 
@@ -165,42 +166,67 @@ func subscribe(t *testing.T, m *Mesos, body string) *schedClient {
 	return c
 }
 
-// next returns the next event of one of the given types, skipping others.
-func (c *schedClient) next(types ...string) event {
+// await returns the first event, oldest first, that pred accepts. Events
+// it passes over stay queued for later calls (heartbeats excepted).
+func (c *schedClient) await(what string, pred func(event) bool) event {
 	c.t.Helper()
+	for i, ev := range c.backlog {
+		if pred(ev) {
+			c.backlog = append(c.backlog[:i], c.backlog[i+1:]...)
+			return ev
+		}
+	}
 	deadline := time.After(waitFor)
 	for {
 		select {
 		case ev, ok := <-c.events:
 			if !ok {
-				c.t.Fatalf("stream closed while waiting for %v", types)
+				c.t.Fatalf("stream closed while waiting for %s", what)
 			}
-			for _, typ := range types {
-				if ev.typ == typ {
-					return ev
-				}
+			if pred(ev) {
+				return ev
+			}
+			if ev.typ != "HEARTBEAT" {
+				c.backlog = append(c.backlog, ev)
 			}
 		case <-deadline:
-			c.t.Fatalf("no %v event within %v", types, waitFor)
+			c.t.Fatalf("no %s within %v", what, waitFor)
 		}
 	}
 }
 
-// update waits for an UPDATE of the given task.
+// next returns the next event of one of the given types.
+func (c *schedClient) next(types ...string) event {
+	c.t.Helper()
+	return c.await(fmt.Sprint(types), func(ev event) bool {
+		for _, typ := range types {
+			if ev.typ == typ {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// update returns the next UPDATE of the given task.
 func (c *schedClient) update(taskID string) event {
 	c.t.Helper()
-	for {
-		ev := c.next("UPDATE")
-		if ev.str("update.status.task_id.value") == taskID {
-			return ev
-		}
-	}
+	return c.updateWith(taskID, "", "")
+}
+
+// updateWith returns the next UPDATE of the task whose field has value.
+func (c *schedClient) updateWith(taskID, field, value string) event {
+	c.t.Helper()
+	return c.await("UPDATE of "+taskID+" with "+field+"="+value, func(ev event) bool {
+		return ev.typ == "UPDATE" && ev.str("update.status.task_id.value") == taskID && (field == "" || ev.str(field) == value)
+	})
 }
 
 // closed waits for the stream to end and returns the events before the end.
 func (c *schedClient) closed() []event {
 	c.t.Helper()
-	var evs []event
+	evs := c.backlog
+	c.backlog = nil
 	deadline := time.After(waitFor)
 	for {
 		select {

@@ -2,9 +2,11 @@ package localmesos
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLaunchUpdatesAcknowledge runs a real executor process: SUBSCRIBE,
@@ -96,5 +98,134 @@ func TestLaunchUpdatesAcknowledge(t *testing.T) {
 		if _, ok := env[k]; ok {
 			t.Errorf("env has %s, which a Mesos agent does not set", k)
 		}
+	}
+}
+
+// TestFailoverAndTeardown replays §8: a re-SUBSCRIBE with the same ID
+// fails the old stream over; TEARDOWN closes the stream silently; a
+// removed framework gets "Framework has been removed".
+func TestFailoverAndTeardown(t *testing.T) {
+	m := startMesos(t, testConfig(t))
+	info := `{"user":"root","name":"fo","failover_timeout":3600}`
+	c1 := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+info+`}}`)
+	offerID, _ := c1.offer()
+	c1.launch(offerID, taskInfo(t, m, "t1", "ex1", "json", "run"))
+	c1.ack(c1.update("t1"))
+
+	withID := fmt.Sprintf(`{"type":"SUBSCRIBE","framework_id":{"value":%q},"subscribe":{"framework_info":{"user":"root","name":"fo","failover_timeout":3600,"id":{"value":%q}}}}`, c1.fwID, c1.fwID)
+	c2 := subscribe(t, m, withID)
+	if c2.fwID != c1.fwID || c2.streamID == c1.streamID {
+		t.Fatalf("failover: framework %s stream %s (old %s %s)", c2.fwID, c2.streamID, c1.fwID, c1.streamID)
+	}
+	evs := c1.closed()
+	if len(evs) == 0 || string(evs[len(evs)-1].raw) != `{"type":"ERROR","error":{"message":"Framework failed over"}}` {
+		t.Fatalf("old stream's last event: %v", evs)
+	}
+	if code, body := c1.call(fmt.Sprintf(`{"framework_id":{"value":%q},"type":"REVIVE"}`, c1.fwID)); code != 400 ||
+		!strings.Contains(body, "didn't match the stream ID currently associated") {
+		t.Errorf("old stream id: %d %s", code, body)
+	}
+	// The task survived the failover.
+	c2.mustCall(`{"framework_id":{"value":%q},"type":"RECONCILE","reconcile":{}}`, c2.fwID)
+	if ev := c2.updateWith("t1", "update.status.reason", "REASON_RECONCILIATION"); ev.str("update.status.state") != "TASK_RUNNING" {
+		t.Errorf("after failover: %s", ev.raw)
+	}
+
+	// A dropped connection keeps the framework for failover_timeout.
+	c2.resp.Body.Close()
+	c2.closed()
+	c3 := subscribe(t, m, withID)
+	c3.mustCall(`{"framework_id":{"value":%q},"type":"RECONCILE","reconcile":{}}`, c3.fwID)
+	if ev := c3.updateWith("t1", "update.status.reason", "REASON_RECONCILIATION"); ev.str("update.status.state") != "TASK_RUNNING" {
+		t.Errorf("after reconnect: %s", ev.raw)
+	}
+
+	// TEARDOWN: 202, the stream ends with no event, the executor is shut down.
+	c3.mustCall(`{"framework_id":{"value":%q},"type":"TEARDOWN"}`, c3.fwID)
+	for _, ev := range c3.closed() {
+		if ev.typ != "HEARTBEAT" && ev.typ != "OFFERS" && ev.typ != "UPDATE" {
+			t.Errorf("event after TEARDOWN: %s", ev.raw)
+		}
+	}
+	if code, body := c3.call(fmt.Sprintf(`{"framework_id":{"value":%q},"type":"REVIVE"}`, c3.fwID)); code != 400 || body != "Framework cannot be found" {
+		t.Errorf("call after teardown: %d %s", code, body)
+	}
+	_, _, br, _ := rawExchange(t, m, subscribeRequest(m, "application/json", withID))
+	if got := string(readChunk(t, br)); got != `65`+"\n"+`{"type":"ERROR","error":{"message":"Framework has been removed"}}` {
+		t.Errorf("subscribe of a removed framework: %q", got)
+	}
+	if end := readChunk(t, br); len(end) != 0 {
+		t.Errorf("stream of a removed framework not ended: %q", end)
+	}
+	eventually(t, "executor of the torn-down framework gone", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.executors) == 0
+	})
+}
+
+// TestFailoverTimeout: with failover_timeout 0 a disconnected framework is
+// removed at once; with a short one, when it expires.
+func TestFailoverTimeout(t *testing.T) {
+	m := startMesos(t, testConfig(t))
+	for _, timeout := range []string{"0", "0.2"} {
+		c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"x","failover_timeout":`+timeout+`}}}`)
+		c.resp.Body.Close()
+		eventually(t, "framework removed after failover timeout "+timeout, func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.removed[c.fwID]
+		})
+	}
+}
+
+// TestExecutorFailures replays §4: an executor that exits without
+// subscribing, one that never subscribes, and one that exits mid-task each
+// give FAILURE (raw wait status) first, then a reliable TASK_FAILED.
+func TestExecutorFailures(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.ExecutorRegistrationTimeout = time.Second
+	m := startMesos(t, cfg)
+	c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+multiRoleInfo+`}}`)
+	for _, tc := range []struct {
+		name, mode, data, status, msg, reason string
+	}{
+		{"exits without subscribing", "exit3", "finish", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED"},
+		{"never subscribes", "nosub", "finish", "9", "Executor did not register within 1secs", "REASON_EXECUTOR_REGISTRATION_TIMEOUT"},
+		{"exits mid-task", "json", "exit", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offerID, _ := c.offer()
+			id := "t-" + tc.mode
+			c.launch(offerID, taskInfo(t, m, id, "ex-"+tc.mode, tc.mode, tc.data))
+			if tc.data == "exit" {
+				c.ack(c.update(id))
+			}
+			ev := c.await("FAILURE of ex-"+tc.mode, func(ev event) bool {
+				return ev.typ == "FAILURE" && ev.str("failure.executor_id.value") == "ex-"+tc.mode
+			})
+			if ev.str("failure.status") != tc.status || ev.str("failure.executor_id.value") != "ex-"+tc.mode ||
+				ev.str("failure.agent_id.value") != m.AgentID() {
+				t.Errorf("FAILURE: %s", ev.raw)
+			}
+			for _, b := range c.backlog {
+				if b.typ == "UPDATE" && b.str("update.status.state") == "TASK_FAILED" {
+					t.Errorf("TASK_FAILED came before FAILURE: %s", b.raw)
+				}
+			}
+			failed := c.updateWith(id, "update.status.state", "TASK_FAILED")
+			wantKeys(t, failed, []string{"task_id", "state", "message", "source", "reason", "agent_id", "executor_id", "timestamp", "uuid"}, "update", "status")
+			if failed.str("update.status.task_id.value") != id || failed.str("update.status.state") != "TASK_FAILED" ||
+				failed.str("update.status.message") != tc.msg || failed.str("update.status.source") != "SOURCE_AGENT" ||
+				failed.str("update.status.reason") != tc.reason {
+				t.Errorf("TASK_FAILED: %s", failed.raw)
+			}
+			// Agent-generated updates are reliable: re-sent until acknowledged.
+			again := c.updateWith(id, "update.status.uuid", failed.str("update.status.uuid"))
+			if string(again.raw) != string(failed.raw) {
+				t.Errorf("re-send differs: %s", again.raw)
+			}
+			c.ack(again)
+		})
 	}
 }

@@ -30,10 +30,10 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 type testExec struct {
 	endpoint, fwID, exID string
 
-	mu      sync.Mutex
-	unacked map[string]execpb.Call_Update
-	live    map[string]bool // tasks not yet terminal
-	launched int
+	mu        sync.Mutex
+	unacked   map[string]execpb.Call_Update
+	live      map[string]bool // tasks not yet terminal
+	launched  int
 	exitOnAck string // uuid whose ACKNOWLEDGED makes the executor exit 3
 }
 
