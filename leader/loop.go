@@ -244,7 +244,6 @@ func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, st
 	}
 
 	if len(combined.Persist) > 0 {
-		start := time.Now()
 		if err = l.deps.Store.Commit(ctx, l.epoch, combined.Persist); err != nil {
 			err = fmt.Errorf("leader: commit %d records: %w", len(combined.Persist), err)
 			for i, in := range batch {
@@ -255,7 +254,6 @@ func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, st
 			}
 			return time.Time{}, false, err
 		}
-		l.deps.Metrics.observeCommit(time.Since(start), len(combined.Persist))
 		if l.deps.Publisher != nil {
 			l.deps.Publisher.Apply(combined.Persist)
 		}

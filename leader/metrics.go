@@ -13,8 +13,6 @@ import (
 type Metrics struct {
 	lateness     prometheus.Histogram
 	launched     prometheus.Counter
-	commits      prometheus.Histogram
-	records      prometheus.Counter
 	isLeader     prometheus.Gauge
 	changes      prometheus.Counter
 	termsStarted prometheus.Counter
@@ -34,15 +32,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "horae_tasks_launched_total",
 			Help: "Tasks handed to Mesos in ACCEPT calls.",
 		}),
-		commits: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "horae_store_commit_duration_seconds",
-			Help:    "Duration of the leader's fenced store commits.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
-		}),
-		records: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "horae_store_records_committed_total",
-			Help: "Records committed by the leader.",
-		}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "horae_leader_is_leader",
 			Help: "1 while this instance leads, else 0.",
@@ -56,20 +45,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Leadership terms this instance started.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.lateness, m.launched, m.commits, m.records, m.isLeader, m.changes, m.termsStarted} {
+	for _, c := range []prometheus.Collector{m.lateness, m.launched, m.isLeader, m.changes, m.termsStarted} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-func (m *Metrics) observeCommit(d time.Duration, n int) {
-	if m == nil {
-		return
-	}
-	m.commits.Observe(d.Seconds())
-	m.records.Add(float64(n))
 }
 
 func (m *Metrics) observeLaunches(now time.Time, launches []scheduler.Launch) {

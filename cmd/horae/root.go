@@ -25,6 +25,9 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newVersionCmd(),
+		newServeCmd(),
+		newExecutorCmd(),
+		newLocalMesosCmd(),
 		newScheduleCmd(),
 	)
 	return root
