@@ -167,7 +167,7 @@ func TestConformanceErrors(t *testing.T) {
 		{"no content type", "", map[string]string{"Mesos-Stream-Id": c.streamID}, revive, 400, "Expecting 'Content-Type' to be present"},
 		{"Accept text/html on SUBSCRIBE", "", map[string]string{"Content-Type": "application/json", "Accept": "text/html"}, sub, 406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"},
 		{"Accept text/html on REVIVE", "", map[string]string{"Content-Type": "application/json", "Accept": "text/html", "Mesos-Stream-Id": c.streamID}, revive, 202, ""},
-		{"SUBSCRIBE framework_id differs", "", noStream, fmt.Sprintf(`{"type":"SUBSCRIBE","framework_id":{"value":"a"},"subscribe":{"framework_info":{"user":"root","name":"x","id":{"value":"b"}}}}`), 400,
+		{"SUBSCRIBE framework_id differs", "", noStream, `{"type":"SUBSCRIBE","framework_id":{"value":"a"},"subscribe":{"framework_info":{"user":"root","name":"x","id":{"value":"b"}}}}`, 400,
 			"Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'"},
 		{"SUBSCRIBE framework_id without info id", "", noStream, `{"type":"SUBSCRIBE","framework_id":{"value":"a"},"subscribe":{"framework_info":{"user":"root","name":"x"}}}`, 400,
 			"Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'"},
