@@ -459,7 +459,9 @@ func DecodeJob(body []byte, strict bool) (scheduler.Job, error) {
 	}
 	if d.has("maxCompletionTime") {
 		secs := d.number("maxCompletionTime", 0)
-		if j.MaxRuntime == 0 {
+		if secs > float64(math.MaxInt64/int64(time.Second)) {
+			d.fail("maxCompletionTime", "%v seconds is too long", secs)
+		} else if j.MaxRuntime == 0 {
 			j.MaxRuntime = time.Duration(secs * float64(time.Second))
 		}
 	}
@@ -583,6 +585,7 @@ func jsonProblem(err error) string {
 }
 
 // FormatDuration writes d as an ISO 8601 duration ("PT1M30S"); "" for zero.
+// It is exact to the nanosecond, so ParseDuration(FormatDuration(d)) == d.
 func FormatDuration(d time.Duration) string {
 	if d <= 0 {
 		return ""
@@ -598,36 +601,52 @@ func FormatDuration(d time.Duration) string {
 		d -= m * time.Minute
 	}
 	if d > 0 {
-		s := strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
-		b.WriteString(s + "S")
+		sec, ns := d/time.Second, d%time.Second
+		b.WriteString(strconv.FormatInt(int64(sec), 10))
+		if ns > 0 {
+			b.WriteString("." + strings.TrimRight(fmt.Sprintf("%09d", ns), "0"))
+		}
+		b.WriteString("S")
 	}
 	return b.String()
 }
 
-var durationRE = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$`)
+var durationRE = regexp.MustCompile(`^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:[.,](\d+))?S)?)?$`)
 
 // ParseDuration reads an ISO 8601 duration of fixed length: weeks, days
-// (24 h), hours, minutes, seconds ("PT1M", "P1DT2H", "PT0.5S"). Years and
-// months have no fixed length and are refused.
+// (24 h), hours, minutes, seconds ("PT1M", "P1DT2H", "PT0.5S"), exact to
+// the nanosecond. Years and months have no fixed length and are refused.
 func ParseDuration(s string) (time.Duration, error) {
 	m := durationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
 		return 0, fmt.Errorf("%q is not an ISO 8601 duration like PT1M or P1DT2H (years and months are not allowed)", s)
 	}
-	var total float64
-	units := []float64{7 * 86400, 86400, 3600, 60}
+	tooLong := fmt.Errorf("%q is too long", s)
+	var total time.Duration
+	units := []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second}
 	for i, u := range units {
-		if m[i+1] != "" {
-			n, _ := strconv.ParseFloat(m[i+1], 64)
-			total += n * u
+		if m[i+1] == "" {
+			continue
 		}
+		n, err := strconv.ParseInt(m[i+1], 10, 64)
+		if err != nil || n > int64(math.MaxInt64/u) {
+			return 0, tooLong
+		}
+		if total > math.MaxInt64-time.Duration(n)*u {
+			return 0, tooLong
+		}
+		total += time.Duration(n) * u
 	}
-	if m[5] != "" {
-		n, _ := strconv.ParseFloat(strings.Replace(m[5], ",", ".", 1), 64)
-		total += n
+	if frac := m[6]; frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		frac += strings.Repeat("0", 9-len(frac))
+		ns, _ := strconv.ParseInt(frac, 10, 64)
+		if total > math.MaxInt64-time.Duration(ns) {
+			return 0, tooLong
+		}
+		total += time.Duration(ns)
 	}
-	if total > float64(math.MaxInt64/int64(time.Second)) {
-		return 0, fmt.Errorf("%q is too long", s)
-	}
-	return time.Duration(total * float64(time.Second)), nil
+	return total, nil
 }
