@@ -51,6 +51,12 @@ type Config struct {
 	// if the executor dies without doing it (see docs/executor.md). The
 	// horae executor command turns it on.
 	Guard bool
+	// Subreaper makes the executor the child subreaper of its process
+	// tree, so that a task's processes that left its process group
+	// (setsid daemons) are re-parented to the executor, which kills them
+	// once no task is running. It affects the whole process: only for
+	// the executor's own process (the horae executor command turns it on).
+	Subreaper bool
 }
 
 func (c Config) withDefaults() Config {
@@ -169,6 +175,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		agentHost:    hostname(),
 	}
 	s.execInfo.ExecutorID = mesos.ExecutorID{Value: cfg.Mesos.ExecutorID}
+	if cfg.Subreaper {
+		if err := becomeSubreaper(); err != nil {
+			return fmt.Errorf("executor: %w", err)
+		}
+	}
 	if cfg.Guard {
 		g, err := startGuard(s.log)
 		if err != nil {
@@ -619,6 +630,7 @@ func (s *state) awaitTasks(limit time.Duration) {
 			t := s.tasks[id]
 			t.terminal = true
 			s.guard.remove(t.runner.p.pgid)
+			s.reapOrphans()
 			// Best effort: the agent may still take the update.
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPTimeout)
 			f := t.runner.final
@@ -635,7 +647,33 @@ func (s *state) awaitTasks(limit time.Duration) {
 func (s *state) finish(ctx context.Context, id string) {
 	t := s.tasks[id]
 	s.guard.remove(t.runner.p.pgid)
+	s.reapOrphans()
 	s.terminal(ctx, t, t.runner.final)
+}
+
+// reapOrphans ends processes re-parented to the executor as subreaper,
+// when no task runs (so none of them can belong to a running task).
+func (s *state) reapOrphans() {
+	if !s.cfg.Subreaper {
+		return
+	}
+	keep := map[int]bool{}
+	if s.guard != nil {
+		keep[s.guard.cmd.Process.Pid] = true
+	}
+	for _, t := range s.tasks {
+		if t.runner != nil && !t.terminal {
+			select {
+			case <-t.runner.done:
+			default:
+				return // a task still runs
+			}
+		}
+	}
+	n, err := killOrphans(keep)
+	if n > 0 || err != nil {
+		s.log.Info("killed processes that left their task's process group", "count", n, "err", err)
+	}
 }
 
 func (s *state) terminal(ctx context.Context, t *task, f final) {

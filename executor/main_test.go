@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,7 +34,11 @@ func executorMain() int {
 		logger.Error("executor environment", "err", err)
 		return 2
 	}
-	cfg := Config{Mesos: mc, Guard: os.Getenv("HORAE_EXECUTOR_TEST_GUARD") != "0"}
+	cfg := Config{
+		Mesos:     mc,
+		Guard:     os.Getenv("HORAE_EXECUTOR_TEST_GUARD") != "0",
+		Subreaper: os.Getenv("HORAE_EXECUTOR_TEST_SUBREAPER") != "0",
+	}
 	if err := Run(context.Background(), cfg, logger); err != nil {
 		logger.Error("executor failed", "err", err)
 		return 1
@@ -43,7 +48,7 @@ func executorMain() int {
 
 // executorProcess starts the test binary as an executor for agent a, with
 // the environment a Mesos agent gives (durations in Mesos units).
-func executorProcess(t *testing.T, a *fakeAgent, sandbox string, guard bool) *exec.Cmd {
+func executorProcess(t *testing.T, a *fakeAgent, sandbox string, guard bool, extraEnv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Dir = sandbox
@@ -51,7 +56,8 @@ func executorProcess(t *testing.T, a *fakeAgent, sandbox string, guard bool) *ex
 	if !guard {
 		g = "0"
 	}
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(cmd.Env,
 		"HORAE_EXECUTOR_TEST_MAIN=1",
 		"HORAE_EXECUTOR_TEST_GUARD="+g,
 		"MESOS_FRAMEWORK_ID=fw-1",
@@ -139,4 +145,44 @@ func waitMembers(t *testing.T, pgid, n int) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// A task's daemon that left the process group (setsid) escapes group
+// kills; as subreaper the executor gets it as a child and kills it once
+// the task is over. Without the subreaper it survives (the control case).
+func TestExecutorSubreaperKillsEscapedDaemon(t *testing.T) {
+	t.Parallel()
+	for _, reaper := range []bool{true, false} {
+		t.Run(fmt.Sprintf("subreaper=%v", reaper), func(t *testing.T) {
+			t.Parallel()
+			a := newFakeAgent(t)
+			a.launch(taskInfo(t, "t", taskspec.Spec{Shell: true,
+				Command: `setsid sh -c 'echo $$ > orphan; exec sleep 61' & while [ ! -s orphan ]; do sleep 0.01; done; cat orphan`}))
+			sandbox := t.TempDir()
+			flag := "1"
+			if !reaper {
+				flag = "0"
+			}
+			cmd := executorProcess(t, a, sandbox, true, "HORAE_EXECUTOR_TEST_SUBREAPER="+flag)
+			pid := readPID(t, filepath.Join(sandbox, "task-t", "stdout"))
+			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("executor: %v", err)
+			}
+			if alive := processAlive(pid); alive == reaper {
+				t.Errorf("escaped daemon %d alive after the executor exited: %v; want %v", pid, alive, !reaper)
+			}
+		})
+	}
+}
+
+// processAlive: pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
 }

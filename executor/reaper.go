@@ -1,0 +1,97 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
+const prSetChildSubreaper = 36
+
+// becomeSubreaper makes processes orphaned inside this executor's process
+// tree (a task's daemon that left its process group with setsid, say) be
+// re-parented to the executor instead of init, so that killOrphans can
+// find and end them. It affects the whole process.
+func becomeSubreaper() error {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		return fmt.Errorf("prctl PR_SET_CHILD_SUBREAPER: %w", errno)
+	}
+	return nil
+}
+
+// killOrphans kills and reaps every child of this process except the ones
+// in keep (the guard, live tasks' leaders). Only call it when no task is
+// running, or it could take a running task's daemon. It returns the
+// number of processes ended.
+func killOrphans(keep map[int]bool) (int, error) {
+	self := os.Getpid()
+	ended := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for round := 0; ; round++ {
+		kids, err := children(self)
+		if err != nil {
+			return ended, err
+		}
+		var todo []int
+		for _, pid := range kids {
+			if !keep[pid] {
+				todo = append(todo, pid)
+			}
+		}
+		if len(todo) == 0 {
+			return ended, nil
+		}
+		if time.Now().After(deadline) {
+			return ended, fmt.Errorf("orphans %v still alive after SIGKILL", todo)
+		}
+		for _, pid := range todo {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			var ws syscall.WaitStatus
+			// Reap if already dead; a killed process's own orphans come
+			// to us and are found in the next round.
+			if n, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err == nil && n == pid {
+				ended++
+			} else if errors.Is(err, syscall.ECHILD) {
+				continue
+			}
+		}
+		if round > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// children lists the processes whose parent is ppid, from /proc.
+func children(ppid int) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list /proc: %w", err)
+	}
+	want := strconv.Itoa(ppid)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == want {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
