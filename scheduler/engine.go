@@ -104,7 +104,7 @@ func (e *Engine) reset() {
 	e.runs = make(map[RunID]*runState)
 	e.tasks = make(map[string]*runState)
 	e.waiting = make(map[*runState]struct{})
-	e.timers = nil
+	e.timers = timerHeap{}
 	e.connected = false
 	e.reconciled = false
 	e.interest = OffersUnchanged

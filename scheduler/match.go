@@ -2,7 +2,8 @@ package scheduler
 
 import (
 	"regexp"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -99,21 +100,23 @@ func (e *Engine) offers(offers []Offer) {
 			}
 		}
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
+	slices.SortFunc(cands, func(a, b candidate) int {
 		if a.r.job.HighPriority != b.r.job.HighPriority {
-			return a.r.job.HighPriority
+			if a.r.job.HighPriority {
+				return -1
+			}
+			return 1
 		}
-		if !a.due.Equal(b.due) {
-			return a.due.Before(b.due)
+		if c := a.due.Compare(b.due); c != 0 {
+			return c
 		}
-		if a.r.Job != b.r.Job {
-			return a.r.Job < b.r.Job
+		if c := strings.Compare(a.r.Job, b.r.Job); c != 0 {
+			return c
 		}
-		if a.r.ID != b.r.ID {
-			return a.r.ID < b.r.ID
+		if c := strings.Compare(string(a.r.ID), string(b.r.ID)); c != 0 {
+			return c
 		}
-		return a.task < b.task
+		return a.task - b.task
 	})
 	states := make([]offerState, len(offers))
 	for i := range offers {

@@ -15,17 +15,37 @@ const (
 	reasonTimeout  = "timeout"
 )
 
-const slotLayout = "20060102T150405"
-
 // scheduleRunID is the run of job for a schedule slot, e.g.
 // "nightly.s20260101T020000Z" (nanoseconds appended when not zero).
 func scheduleRunID(job string, slot time.Time) RunID {
 	slot = slot.UTC()
-	s := slot.Format(slotLayout)
+	b := make([]byte, 0, len(job)+28)
+	b = append(b, job...)
+	b = append(b, ".s"...)
+	y, mo, d := slot.Date()
+	hh, mm, ss := slot.Clock()
+	b = appendPadded(b, y, 4)
+	b = appendPadded(b, int(mo), 2)
+	b = appendPadded(b, d, 2)
+	b = append(b, 'T')
+	b = appendPadded(b, hh, 2)
+	b = appendPadded(b, mm, 2)
+	b = appendPadded(b, ss, 2)
 	if ns := slot.Nanosecond(); ns != 0 {
-		s += fmt.Sprintf(".%09d", ns)
+		b = append(b, '.')
+		b = appendPadded(b, ns, 9)
 	}
-	return RunID(job + ".s" + s + "Z")
+	b = append(b, 'Z')
+	return RunID(b)
+}
+
+func appendPadded(b []byte, v, width int) []byte {
+	var buf [20]byte
+	s := strconv.AppendInt(buf[:0], int64(v), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
 }
 
 // triggerRunID is the run of job for a manual, webhook or dependency

@@ -71,7 +71,8 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	js.blocked = false
 	now := e.now
 	// Keep the newest MaxMissedRuns owed slots; count the rest.
-	var kept []time.Time
+	var buf [2]time.Time
+	kept := buf[:0]
 	total := 0
 	for t := js.cur.LastSlot; ; {
 		n, ok := js.sched.Next(t)
