@@ -333,8 +333,15 @@ func (s *Schedule) resolve(w int64) int64 {
 	if s.fixedOff {
 		return w - s.offset
 	}
-	guess, _, _ := s.zoneAt(w)
+	guess, gs, ge := s.zoneAt(w)
 	a := w - guess
+	// Fast path: a lies in the zone period that gave its offset, far from
+	// both ends, so a shows wall clock w and no other offset (they differ
+	// by less than two days) could also reach w.
+	const margin = 2 * 86400
+	if (gs == math.MinInt64 || a-gs >= margin) && (ge == math.MaxInt64 || ge-a > margin) {
+		return a
+	}
 	oa, sa, ea := s.zoneAt(a)
 	best, found := int64(math.MaxInt64), false
 	try := func(o int64) {
