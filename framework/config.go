@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -286,7 +288,11 @@ func parseMaster(s string) (master, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return master{}, fmt.Errorf("%q: unexpected user, query or fragment", s)
 	}
-	return master{endpoint: schedulerEndpoint(u.Scheme, u.Host, u.Path)}, nil
+	ep := schedulerEndpoint(u.Scheme, u.Host, u.Path)
+	if v, err := url.Parse(ep); err != nil || v.Host != u.Host {
+		return master{}, fmt.Errorf("%q: host or path not usable in a URL", s)
+	}
+	return master{endpoint: ep}, nil
 }
 
 // schedulerEndpoint builds the scheduler API URL under an optional prefix
@@ -332,14 +338,15 @@ func parseZKURL(s string) (zkMaster, error) {
 		if h == "" {
 			return zkMaster{}, fmt.Errorf("%q: empty host in host list", s)
 		}
-		if !strings.Contains(h, ":") || strings.HasSuffix(h, "]") {
-			h += ":2181"
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), "2181")
 		}
-		hp, err := url.Parse("//" + h)
-		if err != nil || hp.Hostname() == "" || hp.Port() == "" || hp.User != nil || hp.Path != "" {
+		host, port, err := net.SplitHostPort(h)
+		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 ||
+			strings.ContainsAny(host, "/@?#[] ") {
 			return zkMaster{}, fmt.Errorf("%q: bad host %q", s, h)
 		}
-		z.servers = append(z.servers, hp.Host)
+		z.servers = append(z.servers, h)
 	}
 	return z, nil
 }
