@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,6 +140,9 @@ type API struct {
 	mux     *http.ServeMux
 	metrics *apiMetrics
 	client  *http.Client
+
+	listMu    sync.Mutex
+	listCache map[string]cachedJob
 }
 
 // New builds the API. It loads Config.AuthFile when Users is empty.

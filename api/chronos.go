@@ -112,14 +112,50 @@ func (a *API) chronosPut(dependent bool) handlerFunc {
 	}
 }
 
+// chronosJobs lists every job. Each job's JSON is cached by catalog
+// version, so a list of 10,000 unchanged jobs is a concatenation.
 func (a *API) chronosJobs(w http.ResponseWriter, _ *http.Request, _ []byte) error {
 	views := a.deps.Catalog.AllJobs()
-	out := make([]Job, len(views))
+	a.listMu.Lock()
+	next := make(map[string]cachedJob, len(views))
+	parts := make([][]byte, len(views))
+	size := 2
 	for i, v := range views {
-		out[i] = JobFromScheduler(v.Job, v.Cursor.Stats, true)
+		c, ok := a.listCache[v.Job.Name]
+		if !ok || c.version != v.Version || v.Version == 0 {
+			b, err := json.Marshal(JobFromScheduler(v.Job, v.Cursor.Stats, true))
+			if err != nil {
+				a.listMu.Unlock()
+				return fmt.Errorf("encode job %s: %w", v.Job.Name, err)
+			}
+			c = cachedJob{version: v.Version, json: b}
+		}
+		next[v.Job.Name] = c
+		parts[i] = c.json
+		size += len(c.json) + 1
 	}
-	writeJSON(w, http.StatusOK, out)
+	a.listCache = next
+	a.listMu.Unlock()
+	buf := make([]byte, 0, size+1)
+	buf = append(buf, '[')
+	for i, p := range parts {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, p...)
+	}
+	buf = append(buf, ']', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
 	return nil
+}
+
+// cachedJob is a job's list JSON at a catalog version.
+type cachedJob struct {
+	version uint64
+	json    []byte
 }
 
 // intParam reads a non-negative integer query parameter.

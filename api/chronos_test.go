@@ -31,11 +31,16 @@ func TestChronosPythonItests(t *testing.T) {
 		t.Fatalf("jobs = %v", jobs)
 	}
 
-	// 3.x refuses names with spaces, with Chronos's 400 envelope.
+	// 3.x refuses names with spaces, with Chronos's 400 envelope, and
+	// nothing reaches the engine.
+	before := s.eng.count()
 	r := s.call(t, "POST", "/v1/scheduler/iso8601", `{"name":"my job","command":"true","schedule":"R/2014-01-01T00:00:00Z/PT1H"}`, "")
 	var em map[string]string
 	if r.code != 400 || json.Unmarshal([]byte(r.body), &em) != nil || em["status"] != "Bad Request" || !strings.Contains(em["message"], "my job") {
 		t.Fatalf("name with space: %d %s", r.code, r.body)
+	}
+	if s.eng.count() != before {
+		t.Fatal("a refused job reached the engine")
 	}
 
 	stat := s.must(t, 200, "GET", "/v1/scheduler/job/stat/myjob", "")

@@ -18,7 +18,10 @@ type Catalog struct {
 	runs  map[scheduler.RunID]string // run ID → job name
 	// gen counts changes to the set of names or to a command; the search
 	// index is rebuilt lazily when it was built for an older gen.
-	gen   uint64
+	gen uint64
+	// seq numbers job and cursor changes; an entry's version is the seq of
+	// its last change, so readers can cache what they derive from a job.
+	seq   uint64
 	idxMu sync.Mutex
 	idx   *searchIndex
 }
@@ -32,6 +35,7 @@ type entry struct {
 	runs      []scheduler.Run // newest first
 	lowerName string
 	lowerCmd  string
+	version   uint64
 }
 
 // New returns an empty catalog.
@@ -75,6 +79,10 @@ func (c *Catalog) Reset(state scheduler.State) {
 		sort.Slice(e.runs, func(i, k int) bool { return newer(e.runs[i], e.runs[k]) })
 	}
 	c.mu.Lock()
+	for _, e := range jobs {
+		c.seq++
+		e.version = c.seq
+	}
 	c.jobs, c.runs, c.names = jobs, runs, names
 	c.gen++
 	c.mu.Unlock()
@@ -99,6 +107,8 @@ func (c *Catalog) Apply(records []scheduler.Record) {
 				c.gen++
 			}
 			e.setJob(r.Job)
+			c.seq++
+			e.version = c.seq
 		case scheduler.DeleteJob:
 			e := c.jobs[r.Name]
 			if e == nil {
@@ -115,6 +125,8 @@ func (c *Catalog) Apply(records []scheduler.Record) {
 		case scheduler.PutCursor:
 			e := c.entry(r.Cursor.Job)
 			e.cursor = r.Cursor
+			c.seq++
+			e.version = c.seq
 		case scheduler.PutRun:
 			e := c.entry(r.Run.Job)
 			e.runs = putRun(e.runs, r.Run)
@@ -218,6 +230,8 @@ type JobView struct {
 	Running int
 	// LastRun is the newest run, if any.
 	LastRun *scheduler.Run
+	// Version changes whenever Job or Cursor changes (not on runs).
+	Version uint64
 }
 
 // State is Chronos's job state: "N running", "queued" or "idle".
@@ -259,7 +273,7 @@ func itoa(n int) string {
 }
 
 func (e *entry) view() JobView {
-	v := JobView{Job: e.job, Cursor: e.cursor}
+	v := JobView{Job: e.job, Cursor: e.cursor, Version: e.version}
 	if v.Cursor.Job == "" {
 		v.Cursor.Job = e.job.Name
 	}
@@ -378,7 +392,7 @@ func (c *Catalog) AllJobs() []JobView {
 	out := make([]JobView, len(c.names))
 	for i, name := range c.names {
 		e := c.jobs[name]
-		out[i] = JobView{Job: e.job, Cursor: e.cursor}
+		out[i] = JobView{Job: e.job, Cursor: e.cursor, Version: e.version}
 		if out[i].Cursor.Job == "" {
 			out[i].Cursor.Job = name
 		}
