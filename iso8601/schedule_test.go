@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // zones for machines without /usr/share/zoneinfo
 )
 
 var fuzzCreated = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

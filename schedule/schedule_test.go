@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // zones for machines without /usr/share/zoneinfo
 
 	"github.com/horae-scheduler/horae/iso8601"
 )
