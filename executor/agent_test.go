@@ -21,7 +21,7 @@ import (
 // calls, and the test drives it: queue launches, push events, acknowledge,
 // go down and come back (an agent restart).
 type fakeAgent struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *http.Server
 	addr string
 
@@ -36,7 +36,7 @@ type fakeAgent struct {
 	bad        []string      // protocol violations by the executor
 }
 
-func newFakeAgent(t *testing.T) *fakeAgent {
+func newFakeAgent(t testing.TB) *fakeAgent {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

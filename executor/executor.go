@@ -512,7 +512,9 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 		env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
 	}
 	s.add(t)
-	s.status(ctx, ti.TaskID, mesos.TASK_STARTING, nil, "", nil)
+	// TASK_STARTING is produced now but sent after the fork, so that the
+	// round trip to the agent does not delay the command.
+	s.queue(ti.TaskID, mesos.TASK_STARTING, nil, "", nil)
 	r, err := startRunner(procSpec{
 		TaskID:      id,
 		Spec:        spec,
@@ -693,6 +695,13 @@ func (s *state) sendTerminal(ctx context.Context, t *task, f final) {
 
 // status produces an update: kept until acknowledged, sent now if possible.
 func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
+	s.queue(id, st, reason, msg, data)
+	s.flush(ctx)
+}
+
+// queue produces an update and keeps it until acknowledged, without
+// sending it yet.
+func (s *state) queue(id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
 	uuid := make([]byte, 16)
 	_, _ = rand.Read(uuid)
 	uuid[6] = (uuid[6] & 0x0f) | 0x40 // version 4
@@ -713,7 +722,6 @@ func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState,
 		status.Message = &msg
 	}
 	s.unacked = append(s.unacked, &pending{update: mesosexec.Call_Update{Status: status}})
-	s.flush(ctx)
 }
 
 // flush sends, in order, the updates not yet sent; it stops at the first

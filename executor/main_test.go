@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,7 +29,15 @@ func TestMain(m *testing.M) {
 }
 
 func executorMain() int {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if p := os.Getenv("HORAE_EXECUTOR_TEST_STAMP"); p != "" {
+		// For the benchmarks: when the process got to run Go code.
+		_ = os.WriteFile(p, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)+"\n"), 0o644)
+	}
+	level := slog.LevelDebug
+	if os.Getenv("HORAE_EXECUTOR_TEST_QUIET") == "1" {
+		level = slog.LevelError
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	mc, err := config.FromEnv()
 	if err != nil {
 		logger.Error("executor environment", "err", err)
@@ -48,7 +57,7 @@ func executorMain() int {
 
 // executorProcess starts the test binary as an executor for agent a, with
 // the environment a Mesos agent gives (durations in Mesos units).
-func executorProcess(t *testing.T, a *fakeAgent, sandbox string, guard bool, extraEnv ...string) *exec.Cmd {
+func executorProcess(t testing.TB, a *fakeAgent, sandbox string, guard bool, extraEnv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Dir = sandbox

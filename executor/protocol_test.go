@@ -19,7 +19,7 @@ import (
 )
 
 // testWriter sends log lines to t.Log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -77,7 +77,7 @@ func waitRun(t *testing.T, errc <-chan error) error {
 	}
 }
 
-func taskInfo(t *testing.T, id string, s taskspec.Spec) mesos.TaskInfo {
+func taskInfo(t testing.TB, id string, s taskspec.Spec) mesos.TaskInfo {
 	t.Helper()
 	if s.ScheduledFor == "" {
 		s.ScheduledFor = "2026-11-27T02:00:00Z"
@@ -232,7 +232,7 @@ func TestProtocolTaskEndings(t *testing.T) {
 
 // readPID waits for a task's first output line, its shell's pid (which is
 // its process group id).
-func readPID(t *testing.T, path string) int {
+func readPID(t testing.TB, path string) int {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -121,6 +121,11 @@ func (r *runner) loop(maxRuntime, timeoutGrace time.Duration, dir string) {
 			}
 			term(timeoutGrace)
 		case k := <-r.kills:
+			select {
+			case <-r.p.exited:
+				continue // it ended by itself; the exit case reports that
+			default:
+			}
 			if why == endNone {
 				why = k.why
 			}
@@ -165,7 +170,7 @@ func decide(o outcome, why string, maxRuntime time.Duration, dir string) final {
 		f.Result.Reason = why
 		verb := "killed on request"
 		if why == endShutdown {
-			verb = "killed: executor shut down by the agent"
+			verb = "killed: the executor was shut down"
 		}
 		f.Message = fmt.Sprintf("%s (%s)", verb, how)
 	default:
