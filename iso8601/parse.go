@@ -154,9 +154,10 @@ func Parse(s string) (*Interval, error) {
 			return nil, err
 		}
 		iv.HasEnd, iv.End = true, dt
-		// Compared with offsets as written (UTC when none); Bind compares
-		// again in the schedule's zone.
-		if cmpInstant(iv.End, iv.Start) <= 0 {
+		// Bind compares again once the zone is known: with a zone the wall
+		// clocks count, without one the written offsets. Rejected here is an
+		// end that is not after the start either way.
+		if cmpInstant(iv.End, iv.Start) <= 0 && cmpWall(iv.End, iv.Start) <= 0 {
 			return nil, &Error{Part: "end", Column: thirdBase + 1, Problem: "not after the start: the period would be zero or negative"}
 		}
 	}
@@ -581,6 +582,12 @@ func cmpInstant(a, b DateTime) int {
 		return 1
 	}
 	return 0
+}
+
+// cmpWall compares two date-times as wall-clock readings, ignoring offsets.
+func cmpWall(a, b DateTime) int {
+	a.Offset, b.Offset = 0, 0
+	return cmpInstant(a, b)
 }
 
 // wallSeconds is the wall-clock time as seconds since 1970-01-01T00:00

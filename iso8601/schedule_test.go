@@ -117,6 +117,8 @@ func TestOccurrences(t *testing.T) {
 		{"end form across a gap is elapsed time", "R3/2026-03-28T12:00:00/2026-03-29T12:00:00", "Europe/Berlin", 3,
 			// 12:00 CET → 12:00 CEST is 23 h of elapsed time.
 			[]string{"2026-03-28T12:00:00+01:00", "2026-03-29T12:00:00+02:00", "2026-03-30T11:00:00+02:00"}},
+		{"end form: a zone reads the wall clocks", "R2/2026-03-01T10:00:00Z/2026-03-01T11:00:00+05:00", "Europe/Berlin", 2,
+			[]string{"2026-03-01T10:00:00+01:00", "2026-03-01T11:00:00+01:00"}},
 		{"end form fraction", "R2/2026-03-01T00:00:00.9Z/2026-03-01T00:00:01.1Z", "", 2,
 			[]string{"2026-03-01T00:00:00.9Z", "2026-03-01T00:00:01.1Z"}},
 		// Empty start: the creation moment.
@@ -303,6 +305,8 @@ func TestBindErrors(t *testing.T) {
 		want           string
 	}{
 		{"empty start without created", "R//PT1H", "", time.Time{}, "needs the creation moment"},
+		{"end before the start as written, no zone", "R/2026-03-01T10:00:00Z/2026-03-01T11:00:00+05:00", "", time.Time{}, "not after the start"},
+		{"end before the start as wall clock, in a zone", "R/2026-03-01T10:00:00+02:00/2026-03-01T09:00:00Z", "Europe/Berlin", time.Time{}, "not after the start"},
 		{"end in the same gap as the start", "R/2026-03-29T02:10:00/2026-03-29T03:10:00", "Europe/Berlin", time.Time{}, "not after the start"},
 	}
 	for _, tc := range tests {
