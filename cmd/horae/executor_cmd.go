@@ -45,6 +45,7 @@ See docs/executor.md for what a task sees and what is reported.`,
 				KillGrace:   v.GetDuration("kill-grace"),
 				HTTPTimeout: v.GetDuration("http-timeout"),
 				Guard:       v.GetBool("guard"),
+				Subreaper:   v.GetBool("subreaper"),
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -62,5 +63,6 @@ See docs/executor.md for what a task sees and what is reported.`,
 	f.Duration("kill-grace", executor.DefaultKillGrace, "SIGTERM to SIGKILL grace when neither the kill policy nor the job sets one")
 	f.Duration("http-timeout", executor.DefaultHTTPTimeout, "timeout of each call to the agent")
 	f.Bool("guard", true, "start a helper that kills the tasks' process groups if the executor dies without doing it")
+	f.Bool("subreaper", true, "become the child subreaper, so that task processes that left their process group are killed when the task ends")
 	return cmd
 }
