@@ -23,6 +23,9 @@ type Config struct {
 	// RuntimeMargin is how long past maxRuntime the engine waits for the
 	// executor's own timeout before it kills the run itself. Default 1m.
 	RuntimeMargin time.Duration
+	// OverdueAfter is how long a run may wait for resources past its due
+	// time before an overdue Notice (once per attempt). Default 5m.
+	OverdueAfter time.Duration
 }
 
 // Default configuration values.
@@ -30,6 +33,7 @@ const (
 	DefaultHistoryLimit  = 100
 	DefaultOnTimeWindow  = time.Minute
 	DefaultRuntimeMargin = time.Minute
+	DefaultOverdueAfter  = 5 * time.Minute
 )
 
 // Engine is the scheduling state machine. It is not safe for concurrent
@@ -78,6 +82,7 @@ type runState struct {
 	dirty      bool
 	retryAt    time.Time // armed NotBefore timer
 	backstopAt time.Time // armed maxRuntime backstop
+	overdueAt  time.Time // armed overdue notice
 }
 
 // New returns an engine with no jobs that launches nothing until it is
@@ -92,6 +97,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.RuntimeMargin <= 0 {
 		cfg.RuntimeMargin = DefaultRuntimeMargin
+	}
+	if cfg.OverdueAfter <= 0 {
+		cfg.OverdueAfter = DefaultOverdueAfter
 	}
 	e := &Engine{cfg: cfg}
 	e.reset()
@@ -285,6 +293,12 @@ func (e *Engine) tick() {
 			}
 			r.backstopAt = time.Time{}
 			e.killRunTasks(r, reasonTimeout)
+		case timerOverdue:
+			r := t.run
+			r.overdueAt = time.Time{}
+			if hasPending(r) {
+				e.notify(NotifyOverdue, r.Job, r, fmt.Sprintf("attempt %d not launched %s after it was due", r.Attempt, e.now.Sub(r.due())))
+			}
 		}
 	}
 }

@@ -235,6 +235,7 @@ func (e *Engine) place(r *runState, i int, s *offerState) {
 	}
 	if !hasPending(r) {
 		delete(e.waiting, r)
+		r.overdueAt = time.Time{}
 	}
 	if j.MaxRuntime > 0 && r.backstopAt.IsZero() {
 		r.backstopAt = e.now.Add(j.MaxRuntime + e.cfg.RuntimeMargin)

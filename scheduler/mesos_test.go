@@ -282,3 +282,23 @@ func TestDeterministicReplay(t *testing.T) {
 		t.Fatal("two replays of the same events gave different outputs")
 	}
 }
+
+// TestOverdueNotice: a run that waits for resources past OverdueAfter is
+// announced once (Chronos had no late notification, §8).
+func TestOverdueNotice(t *testing.T) {
+	h := newHarness(t)
+	h.ready()
+	h.put(sched("a", "R1/2026-03-01T00:01:00Z/PT1M"))
+	h.advance(time.Minute)
+	out := h.advance(4 * time.Minute)
+	if len(out.Notify) != 0 {
+		t.Fatalf("overdue too early: %+v", out.Notify)
+	}
+	out = h.advance(time.Minute)
+	if len(out.Notify) != 1 || out.Notify[0].Kind != NotifyOverdue || out.Notify[0].Run == nil {
+		t.Fatalf("want one overdue notice, got %+v", out.Notify)
+	}
+	if out := h.advance(10 * time.Minute); len(out.Notify) != 0 {
+		t.Errorf("overdue repeated: %+v", out.Notify)
+	}
+}

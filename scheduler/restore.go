@@ -86,6 +86,9 @@ func (e *Engine) elected(ev LeaderElected) {
 				launched = t.LaunchedAt
 			}
 		}
+		if hasPending(r) {
+			e.armOverdue(r)
+		}
 		if !r.NotBefore.IsZero() && hasPending(r) {
 			r.retryAt = r.NotBefore
 			e.timers.add(timer{at: r.retryAt, kind: timerRetry, run: r})

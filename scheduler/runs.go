@@ -79,6 +79,27 @@ func (e *Engine) newTasks(r *runState) {
 		e.tasks[id] = r
 	}
 	e.waiting[r] = struct{}{}
+	e.armOverdue(r)
+}
+
+// armOverdue arms the overdue notice of r's attempt: OverdueAfter past its
+// due time, or past now for an attempt that was already late (a catch-up).
+func (e *Engine) armOverdue(r *runState) {
+	base := r.due()
+	if base.Before(e.now) {
+		base = e.now
+	}
+	r.overdueAt = base.Add(e.cfg.OverdueAfter)
+	e.timers.add(timer{at: r.overdueAt, kind: timerOverdue, run: r})
+}
+
+// due is when the current attempt may start: its slot or trigger time, or
+// the retry's NotBefore.
+func (r *runState) due() time.Time {
+	if r.NotBefore.After(r.ScheduledFor) {
+		return r.NotBefore
+	}
+	return r.ScheduledFor
 }
 
 // createRun makes a pending run of js. Under replace, the job's active runs

@@ -8,6 +8,7 @@ const (
 	timerSlot     timerKind = iota // a job's next schedule slot
 	timerRetry                     // a pending retry's NotBefore
 	timerBackstop                  // maxRuntime + margin of a launched attempt
+	timerOverdue                   // an attempt still waiting for resources
 )
 
 // timer is one entry of the engine's due-time index. Entries are never
@@ -32,6 +33,8 @@ func (t timer) valid() bool {
 		return !t.js.deleted && t.js.nextSlot.Equal(t.at)
 	case timerRetry:
 		return !t.run.js.deleted && !t.run.State.Terminal() && t.run.retryAt.Equal(t.at)
+	case timerOverdue:
+		return !t.run.js.deleted && !t.run.State.Terminal() && t.run.overdueAt.Equal(t.at)
 	default:
 		return !t.run.js.deleted && !t.run.State.Terminal() && t.run.backstopAt.Equal(t.at)
 	}
