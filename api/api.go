@@ -57,10 +57,6 @@ type Reader interface {
 
 var _ Reader = (*catalog.Catalog)(nil)
 
-// PreviewFunc lists the next count times of a schedule expression in zone
-// tz from from (package schedule's Preview).
-type PreviewFunc func(expr, tz string, from time.Time, count int) ([]time.Time, error)
-
 // MaxBody caps request bodies.
 const MaxBody = 1 << 20
 
@@ -122,7 +118,6 @@ type Deps struct {
 	Catalog    Reader
 	Commander  Commander
 	Leadership Leadership // nil: this instance always leads
-	Preview    PreviewFunc
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -480,9 +475,6 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, s surface, err error)
 		if code >= 400 && code < 500 && code != http.StatusUnauthorized && code != http.StatusForbidden &&
 			code != http.StatusRequestEntityTooLarge {
 			code = http.StatusBadRequest
-		}
-		for _, d := range details {
-			msg += "; " + d.Field + ": " + d.Message
 		}
 		writeJSON(w, code, map[string]string{"message": msg, "status": http.StatusText(code)})
 		return

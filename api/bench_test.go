@@ -27,7 +27,7 @@ func benchServer(b *testing.B, n int) string {
 		}
 	}
 	cat.Reset(scheduler.State{Jobs: jobs})
-	ts, _ := start(b, api.Config{}, api.Deps{Catalog: cat, Commander: &recorder{cat: cat}})
+	ts, _ := start(b, api.Config{}, api.Deps{Catalog: cat, Commander: api.NewEngineCommander(cat)})
 	return ts.URL
 }
 

@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,28 +18,39 @@ import (
 
 var testNow = time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 
-// fakeEngine is the Commander test double until the engine lands: it
-// applies commands to the real catalog as records, as the leader loop
-// would, with the engine's command errors for the cases the API maps
-// (unknown job or parent, cycle, existing job, dependents). It records
-// every command it accepted or refused.
-type fakeEngine struct {
+// engineCommander is the Commander of the tests: the real scheduler.Engine
+// stepped under a mutex, its Persist applied to the real catalog, as the
+// leader loop does. It records every command it was given.
+type engineCommander struct {
 	mu     sync.Mutex
+	eng    *scheduler.Engine
 	cat    *catalog.Catalog
+	now    func() time.Time
 	events []scheduler.Event
-	seq    int
-	notLdr bool
 }
 
-var _ Commander = (*fakeEngine)(nil)
+var _ Commander = (*engineCommander)(nil)
 
-func (f *fakeEngine) count() int {
+func newEngineCommander(cat *catalog.Catalog, now func() time.Time) *engineCommander {
+	if now == nil {
+		now = func() time.Time { return testNow }
+	}
+	e := scheduler.New(scheduler.Config{})
+	out, err := e.Step(now(), scheduler.LeaderElected{Epoch: 1})
+	if err != nil {
+		panic(err)
+	}
+	cat.Apply(out.Persist)
+	return &engineCommander{eng: e, cat: cat, now: now}
+}
+
+func (f *engineCommander) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.events)
 }
 
-func (f *fakeEngine) last() scheduler.Event {
+func (f *engineCommander) last() scheduler.Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.events) == 0 {
@@ -50,115 +59,22 @@ func (f *fakeEngine) last() scheduler.Event {
 	return f.events[len(f.events)-1]
 }
 
-func (f *fakeEngine) Do(_ context.Context, ev scheduler.Event) (scheduler.Output, error) {
+func (f *engineCommander) Do(_ context.Context, ev scheduler.Event) (scheduler.Output, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.notLdr {
-		return scheduler.Output{}, fmt.Errorf("leader loop: %w", ErrNotLeader)
-	}
 	f.events = append(f.events, ev)
-	var out scheduler.Output
-	switch ev := ev.(type) {
-	case scheduler.JobPut:
-		old, exists := f.cat.Job(ev.Job.Name)
-		if ev.Mode == scheduler.CreateOnly && exists {
-			return out, fmt.Errorf("put job %s: %w", ev.Job.Name, scheduler.ErrExists)
-		}
-		if ev.Mode == scheduler.ReplaceOnly && !exists {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Job.Name}
-		}
-		for _, p := range ev.Job.Parents {
-			if p == ev.Job.Name || f.reaches(p, ev.Job.Name) {
-				return out, scheduler.Invalid("parents", "%s would make a cycle", p)
-			}
-			if _, ok := f.cat.Job(p); !ok {
-				return out, scheduler.Invalid("parents", "unknown job %q", p)
-			}
-		}
-		j := ev.Job
-		j.CreatedAt, j.UpdatedAt = testNow, testNow
-		if exists {
-			j.CreatedAt = old.Job.CreatedAt
-		}
-		out.Persist = []scheduler.Record{scheduler.PutJob{Job: j}}
-		if !exists {
-			out.Persist = append(out.Persist, scheduler.PutCursor{Cursor: scheduler.Cursor{Job: j.Name}})
-		}
-	case scheduler.JobDeleted:
-		if _, ok := f.cat.Job(ev.Name); !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Name}
-		}
-		var deps []string
-		for _, v := range f.cat.AllJobs() {
-			if slices.Contains(v.Job.Parents, ev.Name) {
-				deps = append(deps, v.Job.Name)
-			}
-		}
-		if len(deps) > 0 && !ev.Detach {
-			return out, &scheduler.ConflictError{Job: ev.Name, Dependents: deps}
-		}
-		out.Persist = []scheduler.Record{scheduler.DeleteJob{Name: ev.Name}}
-	case scheduler.JobEnabled:
-		v, ok := f.cat.Job(ev.Name)
-		if !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Name}
-		}
-		j := v.Job
-		j.Disabled = !ev.Enabled
-		out.Persist = []scheduler.Record{scheduler.PutJob{Job: j}}
-	case scheduler.RunRequested:
-		if _, ok := f.cat.Job(ev.Job); !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Job}
-		}
-		f.seq++
-		r := scheduler.Run{ID: scheduler.RunID(fmt.Sprintf("%s-manual-%d", ev.Job, f.seq)), Job: ev.Job,
-			Trigger: ev.Trigger, TriggerID: ev.TriggerID, State: scheduler.RunPending, ScheduledFor: testNow,
-			CreatedAt: testNow.Add(time.Duration(f.seq) * time.Second), Env: ev.Env, Arguments: ev.Arguments,
-			Tasks: []scheduler.Task{{ID: fmt.Sprintf("task-%d", f.seq), State: scheduler.TaskPending}}}
-		out.Persist = []scheduler.Record{scheduler.PutRun{Run: r}}
-		out.Run = &r
-	case scheduler.RunKillRequested:
-		r, ok := f.cat.Run(ev.Run)
-		if !ok {
-			return out, &scheduler.NotFoundError{Kind: "run", Name: string(ev.Run)}
-		}
-		r.State = scheduler.RunKilled
-		out.Persist = []scheduler.Record{scheduler.PutRun{Run: r}}
-		out.Run = &r
-	case scheduler.JobKillRequested, scheduler.JobMarkedSuccess:
-		name := ""
-		if k, ok := ev.(scheduler.JobKillRequested); ok {
-			name = k.Job
-		} else {
-			name = ev.(scheduler.JobMarkedSuccess).Job
-		}
-		if _, ok := f.cat.Job(name); !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: name}
-		}
+	out, err := f.eng.Step(f.now(), ev)
+	if err != nil {
+		return out, err
 	}
 	f.cat.Apply(out.Persist)
 	return out, nil
 }
 
-// reaches reports whether from is an ancestor-or-self path to to via
-// parents (to's descendants include from).
-func (f *fakeEngine) reaches(from, to string) bool {
-	v, ok := f.cat.Job(from)
-	if !ok {
-		return false
-	}
-	for _, p := range v.Job.Parents {
-		if p == to || f.reaches(p, to) {
-			return true
-		}
-	}
-	return false
-}
-
 type server struct {
 	*httptest.Server
 	cat *catalog.Catalog
-	eng *fakeEngine
+	eng *engineCommander
 	api *API
 	reg *prometheus.Registry
 }
@@ -166,19 +82,9 @@ type server struct {
 func newServer(t testing.TB, cfg Config, mod func(*Deps)) *server {
 	t.Helper()
 	cat := catalog.New()
-	eng := &fakeEngine{cat: cat}
+	eng := newEngineCommander(cat, nil)
 	reg := prometheus.NewRegistry()
-	deps := Deps{Catalog: cat, Commander: eng, Registerer: reg, Gatherer: reg, Now: func() time.Time { return testNow },
-		Preview: func(expr, tz string, from time.Time, count int) ([]time.Time, error) {
-			if expr != "R/2026-03-29T00:00:00Z/PT1H" {
-				return nil, fmt.Errorf("unparsable")
-			}
-			var out []time.Time
-			for i := range count {
-				out = append(out, time.Date(2026, 3, 29, i+2, 0, 0, 0, time.UTC))
-			}
-			return out, nil
-		}}
+	deps := Deps{Catalog: cat, Commander: eng, Registerer: reg, Gatherer: reg, Now: func() time.Time { return testNow }}
 	if mod != nil {
 		mod(&deps)
 	}

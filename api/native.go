@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/horae-scheduler/horae/catalog"
+	"github.com/horae-scheduler/horae/schedule"
 	"github.com/horae-scheduler/horae/scheduler"
 )
 
@@ -93,13 +94,9 @@ type RunRequest struct {
 	TriggerID string `json:"triggerId,omitempty"`
 }
 
-// Preview is GET /api/v1/schedule/preview.
-type Preview struct {
-	Schedule string      `json:"schedule"`
-	TimeZone string      `json:"timeZone"`
-	From     time.Time   `json:"from"`
-	Times    []time.Time `json:"times"`
-}
+// Preview is GET /api/v1/schedule/preview, the JSON of
+// `horae schedule next --json`: {"expression", "timezone", "next"}.
+type Preview = schedule.Upcoming
 
 // Graph is GET /api/v1/graph.
 type Graph = catalog.Graph
@@ -372,9 +369,6 @@ func (a *API) killRun(w http.ResponseWriter, r *http.Request, _ []byte) error {
 }
 
 func (a *API) preview(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	if a.deps.Preview == nil {
-		return &statusError{code: http.StatusNotImplemented, msg: "schedule preview is not configured on this server"}
-	}
 	q := r.URL.Query()
 	expr, tz := q.Get("schedule"), q.Get("tz")
 	if expr == "" {
@@ -389,22 +383,19 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		}
 		from = t
 	}
-	count, err := intParam(r, "count", 10)
+	count, err := intParam(r, "count", schedule.DefaultPreview)
 	if err != nil {
 		return err
 	}
-	if count < 1 || count > MaxLimit {
-		return &BodyError{Problem: fmt.Sprintf("query parameter count=%d: must be 1..%d", count, MaxLimit),
-			Details: []Detail{{Field: "count", Message: fmt.Sprintf("must be 1..%d", MaxLimit)}}}
+	if count < 1 || count > schedule.MaxPreview {
+		return &BodyError{Problem: fmt.Sprintf("query parameter count=%d: must be 1..%d", count, schedule.MaxPreview),
+			Details: []Detail{{Field: "count", Message: fmt.Sprintf("must be 1..%d", schedule.MaxPreview)}}}
 	}
-	times, err := a.deps.Preview(expr, tz, from, count)
+	up, err := schedule.Preview(expr, tz, from, count)
 	if err != nil {
-		return &BodyError{Problem: fmt.Sprintf("schedule %q: %v", expr, err), Details: []Detail{{Field: "schedule", Message: err.Error()}}}
+		return &BodyError{Problem: err.Error(), Details: []Detail{{Field: "schedule", Message: err.Error()}}}
 	}
-	if times == nil {
-		times = []time.Time{}
-	}
-	writeJSON(w, http.StatusOK, Preview{Schedule: expr, TimeZone: tz, From: from, Times: times})
+	writeJSON(w, http.StatusOK, up)
 	return nil
 }
 

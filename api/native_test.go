@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,76 +22,6 @@ import (
 	"github.com/horae-scheduler/horae/scheduler"
 )
 
-// recorder is a minimal Commander for the external tests: it applies
-// job puts, deletes and manual runs to the catalog.
-type recorder struct {
-	mu  sync.Mutex
-	cat *catalog.Catalog
-	n   int
-}
-
-func (r *recorder) Do(_ context.Context, ev scheduler.Event) (scheduler.Output, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out scheduler.Output
-	switch ev := ev.(type) {
-	case scheduler.JobPut:
-		_, exists := r.cat.Job(ev.Job.Name)
-		if ev.Mode == scheduler.CreateOnly && exists {
-			return out, scheduler.ErrExists
-		}
-		if ev.Mode == scheduler.ReplaceOnly && !exists {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Job.Name}
-		}
-		for _, p := range ev.Job.Parents {
-			if _, ok := r.cat.Job(p); !ok {
-				return out, scheduler.Invalid("parents", "unknown job %q", p)
-			}
-		}
-		out.Persist = []scheduler.Record{scheduler.PutJob{Job: ev.Job}}
-	case scheduler.JobDeleted:
-		if _, ok := r.cat.Job(ev.Name); !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Name}
-		}
-		for _, v := range r.cat.AllJobs() {
-			for _, p := range v.Job.Parents {
-				if p == ev.Name && !ev.Detach {
-					return out, &scheduler.ConflictError{Job: ev.Name, Dependents: []string{v.Job.Name}}
-				}
-			}
-		}
-		out.Persist = []scheduler.Record{scheduler.DeleteJob{Name: ev.Name}}
-	case scheduler.JobEnabled:
-		v, ok := r.cat.Job(ev.Name)
-		if !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Name}
-		}
-		v.Job.Disabled = !ev.Enabled
-		out.Persist = []scheduler.Record{scheduler.PutJob{Job: v.Job}}
-	case scheduler.RunRequested:
-		if _, ok := r.cat.Job(ev.Job); !ok {
-			return out, &scheduler.NotFoundError{Kind: "job", Name: ev.Job}
-		}
-		r.n++
-		run := scheduler.Run{ID: scheduler.RunID(fmt.Sprintf("%s-%03d", ev.Job, r.n)), Job: ev.Job, Trigger: ev.Trigger,
-			TriggerID: ev.TriggerID, State: scheduler.RunPending, CreatedAt: time.Unix(int64(r.n), 0).UTC(),
-			ScheduledFor: time.Unix(int64(r.n), 0).UTC(), Env: ev.Env, Arguments: ev.Arguments,
-			Tasks: []scheduler.Task{{ID: fmt.Sprintf("t%d", r.n), State: scheduler.TaskPending}}}
-		out.Persist = []scheduler.Record{scheduler.PutRun{Run: run}}
-		out.Run = &run
-	case scheduler.RunKillRequested:
-		run, ok := r.cat.Run(ev.Run)
-		if !ok {
-			return out, &scheduler.NotFoundError{Kind: "run", Name: string(ev.Run)}
-		}
-		run.State = scheduler.RunKilled
-		out.Persist = []scheduler.Record{scheduler.PutRun{Run: run}}
-		out.Run = &run
-	}
-	r.cat.Apply(out.Persist)
-	return out, nil
-}
-
 func start(t testing.TB, cfg api.Config, deps api.Deps) (*httptest.Server, *catalog.Catalog) {
 	t.Helper()
 	cat := catalog.New()
@@ -100,17 +29,7 @@ func start(t testing.TB, cfg api.Config, deps api.Deps) (*httptest.Server, *cata
 		deps.Catalog = cat
 	}
 	if deps.Commander == nil {
-		deps.Commander = &recorder{cat: cat}
-	}
-	deps.Preview = func(expr, tz string, from time.Time, count int) ([]time.Time, error) {
-		if !strings.HasPrefix(expr, "R/") {
-			return nil, errors.New("not a repeating interval")
-		}
-		out := make([]time.Time, count)
-		for i := range out {
-			out[i] = from.Add(time.Duration(i+1) * time.Hour).UTC()
-		}
-		return out, nil
+		deps.Commander = api.NewEngineCommander(cat)
 	}
 	a, err := api.New(cfg, deps)
 	if err != nil {
@@ -264,7 +183,7 @@ func TestNativeJobsAndRuns(t *testing.T) {
 		t.Fatalf("get run = %+v %v", r, err)
 	}
 	p, err := c.Preview(ctx, "R/2026-01-01T00:00:00Z/PT1H", "Europe/Paris", time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC), 3)
-	if err != nil || len(p.Times) != 3 || !p.Times[0].Equal(time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)) {
+	if err != nil || len(p.Next) != 3 || !p.Next[0].Equal(time.Date(2026, 3, 29, 0, 0, 0, 0, time.UTC)) || p.Timezone != "Europe/Paris" {
 		t.Fatalf("preview = %+v %v", p, err)
 	}
 	if ld, err := c.Leader(ctx); err != nil || !ld.Self {
@@ -346,7 +265,7 @@ func TestRunLogs(t *testing.T) {
 	dir := t.TempDir()
 	agent := fakeAgent(t, dir)
 	cat := catalog.New()
-	ts, _ := start(t, api.Config{LogPoll: 10 * time.Millisecond}, api.Deps{Catalog: cat, Commander: &recorder{cat: cat}})
+	ts, _ := start(t, api.Config{LogPoll: 10 * time.Millisecond}, api.Deps{Catalog: cat, Commander: api.NewEngineCommander(cat)})
 	stdout := filepath.Join(dir, "stdout")
 	big := strings.Repeat("line of output\n", 10000) // > one 64 KiB chunk
 	if err := os.WriteFile(stdout, []byte(big), 0o644); err != nil {
@@ -458,9 +377,15 @@ func TestAuthMatrix(t *testing.T) {
 		{User: "o", Token: "to", Password: "po", Role: "operator"},
 		{User: "a", Token: "ta", Role: "admin"},
 	}
-	ts, cat := start(t, api.Config{Users: users}, api.Deps{})
-	cat.Apply([]scheduler.Record{scheduler.PutJob{Job: scheduler.Job{Name: "j", Command: "x", Schedule: "R/2026-01-01T00:00:00Z/PT1H"}},
-		scheduler.PutRun{Run: scheduler.Run{ID: "j-r", Job: "j", State: scheduler.RunRunning}}})
+	ts, _ := start(t, api.Config{Users: users}, api.Deps{})
+	admin := client.New(ts.URL, "ta", nil)
+	if _, err := admin.CreateJob(context.Background(), json.RawMessage(`{"name":"j","command":"x",`+sched+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	first, err := admin.RunJob(context.Background(), "j", api.RunRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	type ep struct {
 		method, path, body string
 		role               api.Role
@@ -473,7 +398,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/api/v1/jobs", "", api.RoleViewer},
 		{"GET", "/api/v1/jobs/j", "", api.RoleViewer},
 		{"GET", "/api/v1/jobs/j/runs", "", api.RoleViewer},
-		{"GET", "/api/v1/runs/j-r", "", api.RoleViewer},
+		{"GET", "/api/v1/runs/" + first.ID, "", api.RoleViewer},
 		{"GET", "/api/v1/graph", "", api.RoleViewer},
 		{"GET", "/api/v1/leader", "", api.RoleViewer},
 		{"GET", "/v1/scheduler/jobs", "", api.RoleViewer},
@@ -482,7 +407,7 @@ func TestAuthMatrix(t *testing.T) {
 		{"GET", "/scheduler/graph/csv", "", api.RoleViewer},
 		{"POST", "/api/v1/jobs/j/runs", "", api.RoleOperator},
 		{"POST", "/api/v1/jobs/j/disable", "", api.RoleOperator},
-		{"DELETE", "/api/v1/runs/j-r", "", api.RoleOperator},
+		{"DELETE", "/api/v1/runs/NEW", "", api.RoleOperator},
 		{"PUT", "/v1/scheduler/job/j", "", api.RoleOperator},
 		{"DELETE", "/v1/scheduler/task/kill/j", "", api.RoleOperator},
 		{"POST", "/api/v1/jobs", `{"name":"n1","command":"x",` + sched + `}`, api.RoleAdmin},
@@ -511,7 +436,15 @@ func TestAuthMatrix(t *testing.T) {
 				if e.body != "" {
 					body = strings.NewReader(e.body)
 				}
-				req, _ := http.NewRequest(e.method, ts.URL+e.path, body)
+				path := e.path
+				if strings.HasSuffix(path, "/NEW") {
+					r, err := admin.RunJob(context.Background(), "j", api.RunRequest{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					path = strings.TrimSuffix(path, "NEW") + r.ID
+				}
+				req, _ := http.NewRequest(e.method, ts.URL+path, body)
 				if cr.hdr != "" {
 					req.Header.Set("Authorization", cr.hdr)
 				}
@@ -602,7 +535,7 @@ func TestLoadUsers(t *testing.T) {
 
 func TestServeRefusesPublicWithoutAuth(t *testing.T) {
 	cat := catalog.New()
-	a, err := api.New(api.Config{}, api.Deps{Catalog: cat, Commander: &recorder{cat: cat}})
+	a, err := api.New(api.Config{}, api.Deps{Catalog: cat, Commander: api.NewEngineCommander(cat)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -623,7 +556,7 @@ func (l *fakeListener) Addr() net.Addr {
 
 func TestServeGracefulShutdown(t *testing.T) {
 	cat := catalog.New()
-	a, err := api.New(api.Config{}, api.Deps{Catalog: cat, Commander: &recorder{cat: cat}})
+	a, err := api.New(api.Config{}, api.Deps{Catalog: cat, Commander: api.NewEngineCommander(cat)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,7 +226,7 @@ func TestMetricsNegotiation(t *testing.T) {
 	g.Set(7)
 	reg.MustRegister(g)
 	cat := catalog.New()
-	ts, _ := start(t, api.Config{}, api.Deps{Catalog: cat, Commander: &recorder{cat: cat}, Registerer: reg, Gatherer: reg})
+	ts, _ := start(t, api.Config{}, api.Deps{Catalog: cat, Commander: api.NewEngineCommander(cat), Registerer: reg, Gatherer: reg})
 	if _, err := http.Get(ts.URL + "/ping"); err != nil {
 		t.Fatal(err)
 	}
