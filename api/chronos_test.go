@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -227,5 +228,77 @@ func TestPingHealthCORS(t *testing.T) {
 	s.must(t, 200, "GET", "/health", "")
 	if r := s.call(t, "OPTIONS", "/v1/scheduler/jobs", "", ""); r.code != 204 || r.hdr.Get("Access-Control-Allow-Methods") == "" {
 		t.Fatalf("preflight = %d %v", r.code, r.hdr)
+	}
+}
+
+// TestRefusedChangesNothing: unknown parents, cycles, bad schedules and
+// names are refused with a clear 4xx on both surfaces, and the catalog is
+// unchanged (Chronos stored jobs with unknown parents, #815).
+func TestRefusedChangesNothing(t *testing.T) {
+	s := newServer(t, Config{}, nil)
+	s.must(t, 204, "POST", "/v1/scheduler/iso8601", `{"name":"a","command":"x","schedule":"R/2026-01-01T00:00:00Z/PT1H"}`)
+	s.must(t, 204, "POST", "/v1/scheduler/dependency", `{"name":"b","command":"x","parents":["a"]}`)
+	snapshot := func() string {
+		return s.must(t, 200, "GET", "/v1/scheduler/jobs", "")
+	}
+	before := snapshot()
+	cases := []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"POST", "/v1/scheduler/dependency", `{"name":"c","command":"x","parents":["ghost"]}`, 400, "ghost"},
+		{"POST", "/v1/scheduler/dependency", `{"name":"a","command":"x","parents":["b"]}`, 400, "cycle"},
+		{"POST", "/v1/scheduler/dependency", `{"name":"c","command":"x","parents":[]}`, 400, "parents"},
+		{"POST", "/v1/scheduler/iso8601", `{"name":"c","command":"x","schedule":"FOO"}`, 400, "schedule"},
+		{"POST", "/v1/scheduler/iso8601", `{"name":"c","command":"x","parents":["a"]}`, 400, "dependency"},
+		{"POST", "/api/v1/jobs", `{"name":"c","command":"x","parents":["ghost"]}`, 422, "ghost"},
+		{"PUT", "/api/v1/jobs/a", `{"name":"a","command":"x","parents":["b"]}`, 422, "cycle"},
+		{"POST", "/api/v1/jobs", `{"name":"c","command":"x","schedule":"R/2026-01-01T00:00:00Z/PT1H","scheduleTimeZone":"Mars/Base"}`, 422, "Mars/Base"},
+		{"POST", "/api/v1/jobs", `{"name":"c/d","command":"x"}`, 400, "name"},
+		{"DELETE", "/api/v1/jobs/a", ``, 409, "b"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.method+" "+tc.path+" "+tc.body, func(t *testing.T) {
+			r := s.call(t, tc.method, tc.path, tc.body, "")
+			if r.code != tc.code || !strings.Contains(strings.ToLower(r.body), strings.ToLower(tc.want)) {
+				t.Fatalf("= %d %s, want %d mentioning %q", r.code, r.body, tc.code, tc.want)
+			}
+			if after := snapshot(); after != before {
+				t.Fatalf("refused request changed the jobs:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+func TestRunIdempotencyKey(t *testing.T) {
+	s := newServer(t, Config{}, nil)
+	s.must(t, 201, "POST", "/api/v1/jobs", `{"name":"a","command":"x","schedule":"R/2026-01-01T00:00:00Z/PT1H"}`)
+	var r1, r2, r3 Run
+	_ = json.Unmarshal([]byte(s.call(t, "POST", "/api/v1/jobs/a/runs", "", "", "Idempotency-Key", "k1").body), &r1)
+	_ = json.Unmarshal([]byte(s.call(t, "POST", "/api/v1/jobs/a/runs", "", "", "Idempotency-Key", "k1").body), &r2)
+	_ = json.Unmarshal([]byte(s.must(t, 202, "POST", "/api/v1/jobs/a/runs", `{"triggerId":"k2"}`)), &r3)
+	if r1.ID == "" || r1.ID != r2.ID || r3.ID == r1.ID {
+		t.Fatalf("runs %q %q %q", r1.ID, r2.ID, r3.ID)
+	}
+	var l RunList
+	_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/api/v1/jobs/a/runs", "")), &l)
+	if len(l.Runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(l.Runs))
+	}
+}
+
+func TestExecutorBinary(t *testing.T) {
+	bin := t.TempDir() + "/horae"
+	if err := os.WriteFile(bin, []byte("#!binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, Config{ExecutorBinary: bin, Users: []User{{User: "a", Token: "t", Role: "admin"}}}, nil)
+	r := s.call(t, "GET", "/executor/horae", "", "")
+	if r.code != 200 || r.body != "#!binary" {
+		t.Fatalf("executor = %d %q", r.code, r.body)
+	}
+	if r := s.call(t, "GET", "/v1/scheduler/jobs", "", ""); r.code != 401 || r.hdr.Get("WWW-Authenticate") != `Basic realm="horae"` {
+		t.Fatalf("chronos without credentials = %d %v", r.code, r.hdr)
 	}
 }
