@@ -238,6 +238,9 @@ func TestWebhookPayloadAndSignature(t *testing.T) {
 			t.Errorf("payload leaks secret %q:\n%s", secret, req.Body)
 		}
 	}
+	if !strings.Contains(string(req.Body), `"owner":"Ann Admin <ann@example.com>, bob@example.com,ANN@example.com"`) {
+		t.Errorf("payload does not carry the job's owner field as written:\n%s", req.Body)
+	}
 	if p.Job.Webhook == nil || !p.Job.Webhook.Enabled {
 		t.Errorf("payload job.webhook = %+v, want enabled without secret", p.Job.Webhook)
 	}
@@ -723,5 +726,30 @@ func TestNoSinksAcceptsAndDiscards(t *testing.T) {
 	f.stop()
 	if got := testutil.ToFloat64(f.n.metrics.dropped); got != 0 {
 		t.Errorf("dropped = %v with no sinks, want 0", got)
+	}
+}
+
+// BenchmarkNotify measures what the leader loop pays per notice: job
+// lookup, filtering, rendering and enqueueing on three sinks (no delivery;
+// queues stay full, so the drop-oldest path is included).
+func BenchmarkNotify(b *testing.B) {
+	jobs := map[string]scheduler.Job{"nightly-backup": backupJob()}
+	n, err := New(Config{
+		WebhookURL: "http://127.0.0.1:9/hook", SlackURL: "http://127.0.0.1:9/slack",
+		SMTPAddr: "127.0.0.1:25", SMTPFrom: "horae@example.org", QueueSize: 1024,
+	}, Deps{Jobs: func(name string) (scheduler.Job, bool) { j, ok := jobs[name]; return j, ok }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	notices := make([]scheduler.Notice, 4096)
+	for i := range notices {
+		notices[i] = failure(fmt.Sprintf("nightly-backup@%d", i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		no := notices[i%len(notices)]
+		no.At = no.At.Add(time.Duration(i)) // a new event each time
+		n.Notify([]scheduler.Notice{no})
 	}
 }

@@ -193,7 +193,11 @@ func (e *event) body(full bool) string {
 			state += " (" + r.Reason + ")"
 		}
 		line("state", state)
-		line("attempt", fmt.Sprintf("%d of %d", r.Attempt+1, p.Job.Retries+1))
+		attempt := fmt.Sprint(r.Attempt + 1)
+		if r.Attempt <= p.Job.Retries { // else the job changed or is unknown
+			attempt += fmt.Sprintf(" of %d", p.Job.Retries+1)
+		}
+		line("attempt", attempt)
 		line("scheduled", ts(r.ScheduledFor))
 		line("started", ts(r.StartedAt))
 		line("finished", ts(r.FinishedAt))

@@ -113,10 +113,13 @@ func (w *webhook) name() string        { return SinkWebhook }
 func (w *webhook) accepts(*event) bool { return true }
 
 func (w *webhook) send(ctx context.Context, e *event) error {
-	body, err := json.Marshal(e.payload)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "Ann <ann@example.com>" stays readable
+	if err := enc.Encode(e.payload); err != nil {
 		return permanent(fmt.Errorf("encode payload: %w", err))
 	}
+	body := buf.Bytes()
 	h := http.Header{}
 	h.Set(EventHeader, string(e.payload.Kind))
 	h.Set(DeliveryHeader, e.payload.ID)
