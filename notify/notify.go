@@ -158,27 +158,38 @@ func (n *Notifier) enqueue(e *event, no scheduler.Notice) {
 	if no.Run != nil {
 		runID = string(no.Run.ID)
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if !n.recent.add(e.payload.ID) {
-		n.logger.Debug("notice repeated, not sent again", "job", no.Job, "run", runID, "kind", no.Kind)
-		return
+	// Logging happens after the lock is released: a slow log writer must
+	// not hold up other callers of Notify.
+	type dropped struct {
+		why  string
+		sink string
+		ev   *event
 	}
+	var drops []dropped
+	n.mu.Lock()
+	repeat := !n.recent.add(e.payload.ID)
 	for _, q := range n.queues {
-		if !q.sink.accepts(e) {
+		if repeat || !q.sink.accepts(e) {
 			continue
 		}
 		if n.closed {
 			n.metrics.dropped.Inc()
-			n.logger.Warn("notification dropped: notifier stopped", "job", no.Job, "run", runID, "kind", no.Kind, "sink", q.sink.name())
+			drops = append(drops, dropped{"notifier stopped", q.sink.name(), e})
 			continue
 		}
-		if old, dropped := q.push(e); dropped {
+		if old, full := q.push(e); full {
 			n.metrics.dropped.Inc()
-			// Debug: with a stuck sink this fires per notice; the metric
-			// and its alert are how operators learn of it.
-			n.logger.Debug("notification dropped: queue full", "job", old.payload.Job.Name, "run", runOf(old), "kind", old.payload.Kind, "sink", q.sink.name())
+			drops = append(drops, dropped{"queue full", q.sink.name(), old})
 		}
+	}
+	n.mu.Unlock()
+	if repeat {
+		n.logger.Debug("notice repeated, not sent again", "job", no.Job, "run", runID, "kind", no.Kind)
+	}
+	for _, d := range drops {
+		// Debug: with a stuck sink this fires per notice; the metric and
+		// its alert are how operators learn of it.
+		n.logger.Debug("notification dropped", "why", d.why, "job", d.ev.payload.Job.Name, "run", runOf(d.ev), "kind", d.ev.payload.Kind, "sink", d.sink)
 	}
 }
 

@@ -281,10 +281,56 @@ func TestSlackText(t *testing.T) {
 	if want := "[prod] [horae] job nightly-backup failed (run nightly-backup@2026-11-27T02:00:00Z)"; first != want {
 		t.Errorf("Slack first line = %q, want %q", first, want)
 	}
-	for _, want := range []string{"retries exhausted after 3 attempts", "attempt:    3 of 3", "exit code:  1"} {
+	for _, want := range []string{"retries exhausted after 3 attempts\n```\n", "attempt:    3 of 3", "exit code:  1\n```"} {
 		if !strings.Contains(rest, want) {
 			t.Errorf("Slack text lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+func TestSlackEscapes(t *testing.T) {
+	rcv := startReceiver(t, nil)
+	f := start(t, Config{SlackURL: rcv.srv.URL}, nil, nil)
+	n := failure("r1")
+	n.Text = "exit 1: <b>bold</b> & co"
+	f.n.Notify([]scheduler.Notice{n})
+	waitFor(t, "the Slack delivery", func() bool { return len(rcv.got()) == 1 })
+	var msg struct{ Text string }
+	if err := json.Unmarshal(rcv.got()[0].Body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(msg.Text, "exit 1: &lt;b&gt;bold&lt;/b&gt; &amp; co") {
+		t.Errorf("Slack control characters not escaped: %q", msg.Text)
+	}
+}
+
+// TestConcurrentNotify runs Notify from several goroutines while Run
+// delivers (meant for -race): every notice arrives exactly once.
+func TestConcurrentNotify(t *testing.T) {
+	rcv := startReceiver(t, nil)
+	f := start(t, Config{WebhookURL: rcv.srv.URL, Workers: 4}, nil, nil)
+	const callers, each = 4, 50
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				f.n.Notify([]scheduler.Notice{failure(fmt.Sprintf("run-%d-%d", c, i))})
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "every delivery", func() bool { return len(rcv.got()) == callers*each })
+	f.stop()
+	ids := map[string]bool{}
+	for _, r := range rcv.got() {
+		id := r.Header.Get(DeliveryHeader)
+		if ids[id] {
+			t.Errorf("event %s delivered twice", id)
+		}
+		ids[id] = true
+	}
+	if got := testutil.ToFloat64(f.n.metrics.sent.WithLabelValues(SinkWebhook, "failure")); got != callers*each {
+		t.Errorf("sent = %v, want %d", got, callers*each)
 	}
 }
 

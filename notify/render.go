@@ -160,19 +160,31 @@ func oneLine(s string) string {
 // maxTail bounds the output tail quoted in a message body.
 const maxTail = 2048
 
-// Body is the plain-text message of an event: the notice's text, then the
+// body is the plain-text message of an event: the notice's text, then the
 // run's facts (state, attempt, times, exit code, tasks) and the tail of its
 // standard error.
-func (e *event) body(full bool) string {
-	p := e.payload
+func (e *event) body() string {
 	var b strings.Builder
-	if p.Text != "" {
-		b.WriteString(p.Text)
+	if t := e.payload.Text; t != "" {
+		b.WriteString(t)
 		b.WriteString("\n\n")
 	}
+	e.writeFacts(&b, true)
+	return b.String()
+}
+
+// facts is the short form of the run's facts, without tasks and output.
+func (e *event) facts() string {
+	var b strings.Builder
+	e.writeFacts(&b, false)
+	return b.String()
+}
+
+func (e *event) writeFacts(b *strings.Builder, full bool) {
+	p := e.payload
 	line := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%-11s %s\n", k+":", v)
+			fmt.Fprintf(b, "%-11s %s\n", k+":", v)
 		}
 	}
 	ts := func(t time.Time) string {
@@ -205,7 +217,7 @@ func (e *event) body(full bool) string {
 			line("exit code", fmt.Sprint(*r.ExitCode))
 		}
 		if !full {
-			return b.String()
+			return
 		}
 		for _, t := range r.Tasks {
 			desc := string(t.State)
@@ -228,12 +240,11 @@ func (e *event) body(full bool) string {
 			if len(tail) > maxTail {
 				tail = "..." + tail[len(tail)-maxTail:]
 			}
-			fmt.Fprintf(&b, "\nstderr of task %d (tail):\n%s\n", t.Instance, strings.TrimRight(tail, "\n"))
+			fmt.Fprintf(b, "\nstderr of task %d (tail):\n%s\n", t.Instance, strings.TrimRight(tail, "\n"))
 		}
 	} else {
 		line("at", ts(p.At))
 	}
-	return b.String()
 }
 
 // Owners parses a job's Owner field (Chronos: comma-separated e-mail

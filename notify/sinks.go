@@ -140,7 +140,12 @@ func (s *slack) name() string        { return SinkSlack }
 func (s *slack) accepts(*event) bool { return true }
 
 func (s *slack) send(ctx context.Context, e *event) error {
-	text := e.payload.Subject + "\n" + strings.TrimRight(e.body(false), "\n")
+	// The facts go in a code block so that their columns line up.
+	text := slackEscape(e.payload.Subject)
+	if t := e.payload.Text; t != "" {
+		text += "\n" + slackEscape(t)
+	}
+	text += "\n```\n" + slackEscape(strings.TrimRight(e.facts(), "\n")) + "\n```"
 	body, err := json.Marshal(struct {
 		Text string `json:"text"`
 	}{text})
@@ -148,6 +153,12 @@ func (s *slack) send(ctx context.Context, e *event) error {
 		return permanent(fmt.Errorf("encode payload: %w", err))
 	}
 	return post(ctx, s.client, s.url, body, http.Header{})
+}
+
+// slackEscape escapes the three characters Slack's message format treats
+// as control characters.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // email sends one message per event to all the job's owners.
@@ -273,7 +284,7 @@ func (m *email) message(e *event) []byte {
 	header("X-Horae-Job", mime.QEncoding.Encode("utf-8", oneLine(p.Job.Name)))
 	b.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&b)
-	body := strings.ReplaceAll(e.body(true), "\r\n", "\n")
+	body := strings.ReplaceAll(e.body(), "\r\n", "\n")
 	_, _ = qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
 	_ = qp.Close()
 	return b.Bytes()
