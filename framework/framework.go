@@ -293,10 +293,13 @@ func (f *Framework) session(sctx, runCtx context.Context, scancel context.Cancel
 		httpcli.Do(httpcli.With(cfgOpts...)),
 		httpcli.WrapDoer(f.followStream), // after Do, which replaces the doer
 	)
+	// Rules run in order; captureStream comes after the call so that it
+	// sees the SUBSCRIBE response.
 	caller := callrules.New(
 		callrules.WithFrameworkID(f.FrameworkID),
+		callrules.Call(httpsched.NewCaller(cli, httpsched.AllowReconnection(true))),
 		f.captureStream,
-	).Caller(httpsched.NewCaller(cli, httpsched.AllowReconnection(true)))
+	)
 
 	f.mu.Lock()
 	f.caller = caller
@@ -386,10 +389,9 @@ func (f *Framework) followStream(do httpcli.DoFunc) httpcli.DoFunc {
 	}
 }
 
-// captureStream is a call rule that hands a successful SUBSCRIBE's
-// response to the heartbeat watchdog.
+// captureStream is a call rule, placed after the call, that hands a
+// successful SUBSCRIBE's response to the heartbeat watchdog.
 func (f *Framework) captureStream(ctx context.Context, c *mscheduler.Call, r mesos.Response, err error, ch callrules.Chain) (context.Context, *mscheduler.Call, mesos.Response, error) {
-	ctx, c, r, err = ch(ctx, c, r, err)
 	if c.GetType() == mscheduler.Call_SUBSCRIBE && err == nil && r != nil {
 		f.mu.Lock()
 		f.stream = r
@@ -397,7 +399,7 @@ func (f *Framework) captureStream(ctx context.Context, c *mscheduler.Call, r mes
 		f.heartbeat = defaultHeartbeatInterval
 		f.mu.Unlock()
 	}
-	return ctx, c, r, err
+	return ch(ctx, c, r, err)
 }
 
 // stampEvent is the first event rule: it feeds the watchdog, which does not
