@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,4 +64,63 @@ func TestBackoff(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestWaitHonoursRetryAfter(t *testing.T) {
+	n := &Notifier{cfg: Config{RetryBase: time.Second, RetryMax: time.Minute}}
+	tests := []struct {
+		name     string
+		err      error
+		min, max time.Duration
+	}{
+		{"plain error: backoff", errors.New("x"), 500 * time.Millisecond, time.Second},
+		{"longer Retry-After wins", &retryAfterError{err: errors.New("x"), after: 20 * time.Second}, 20 * time.Second, 20 * time.Second},
+		{"Retry-After capped at RetryMax", &retryAfterError{err: errors.New("x"), after: time.Hour}, time.Minute, time.Minute},
+		{"shorter Retry-After ignored", &retryAfterError{err: errors.New("x"), after: time.Millisecond}, 500 * time.Millisecond, time.Second},
+		{"wrapped", fmt.Errorf("post: %w", &retryAfterError{err: errors.New("x"), after: 30 * time.Second}), 30 * time.Second, 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if d := n.wait(1, tt.err); d < tt.min || d > tt.max {
+				t.Errorf("wait = %v, want within [%v, %v]", d, tt.min, tt.max)
+			}
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 27, 22, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"120", 2 * time.Minute, true},
+		{" 5 ", 5 * time.Second, true},
+		{"-1", 0, false},
+		{"99999999999", 24 * time.Hour, true},
+		{"Fri, 27 Nov 2026 22:00:30 GMT", 30 * time.Second, true},
+		{"Fri, 27 Nov 2026 21:00:00 GMT", 0, true},
+		{"soon", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseRetryAfter(tt.in, now)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "120", "-5", "Fri, 27 Nov 2026 22:00:30 GMT", "Friday, 27-Nov-26 22:00:30 GMT", "x", "1e9", "9223372036854775807"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 27, 22, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := parseRetryAfter(v, now)
+		if d < 0 || !ok && d != 0 {
+			t.Fatalf("parseRetryAfter(%q) = %v, %v", v, d, ok)
+		}
+	})
 }

@@ -30,8 +30,10 @@ type Deps struct {
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
-	// HTTPClient posts to the webhooks; nil uses a client with no
-	// timeout of its own (each attempt carries Config.Timeout).
+	// HTTPClient posts to the webhooks; nil uses a client that does not
+	// follow redirects (a POST redirected by 301/302 would arrive as a GET
+	// without its body) and has no timeout of its own (each attempt carries
+	// Config.Timeout).
 	HTTPClient *http.Client
 	// Now is the clock for e-mail Date headers; nil uses time.Now.
 	Now func() time.Time
@@ -75,7 +77,7 @@ func New(cfg Config, deps Deps) (*Notifier, error) {
 	}
 	client := deps.HTTPClient
 	if client == nil {
-		client = &http.Client{}
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	var sinks []sink
 	if cfg.WebhookURL != "" {
@@ -276,7 +278,7 @@ func (n *Notifier) deliver(ctx context.Context, s sink, e *event) {
 		attempt++
 		if attempt > 1 {
 			n.metrics.retries.WithLabelValues(name).Inc()
-			if !sleep(ctx, n.backoff(attempt-1)) {
+			if !sleep(ctx, n.wait(attempt-1, err)) {
 				break
 			}
 		}
@@ -314,6 +316,17 @@ func (n *Notifier) backoff(k int) time.Duration {
 	d = min(d, n.cfg.RetryMax)
 	if half := int64(d / 2); half > 0 {
 		d -= time.Duration(rand.Int64N(half + 1))
+	}
+	return d
+}
+
+// wait is the pause before retry k after err: the backoff, or longer when
+// the receiver asked for it (Retry-After), never beyond RetryMax.
+func (n *Notifier) wait(k int, err error) time.Duration {
+	d := n.backoff(k)
+	var ra *retryAfterError
+	if errors.As(err, &ra) && ra.after > d {
+		d = min(ra.after, n.cfg.RetryMax)
 	}
 	return d
 }

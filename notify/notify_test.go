@@ -21,8 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/horae-scheduler/horae/leader"
 	"github.com/horae-scheduler/horae/scheduler"
 )
+
+// The leader loop hands notices to a Notifier through this interface.
+var _ leader.Notifier = (*Notifier)(nil)
 
 // request is one POST a receiver got.
 type request struct {
@@ -347,6 +351,7 @@ func TestHTTPRetries(t *testing.T) {
 		{"429 then 200", func(n int) int { return map[bool]int{true: 429, false: 204}[n < 1] }, 2, 1, 0, 1},
 		{"400 is permanent", func(int) int { return 400 }, 1, 0, 1, 0},
 		{"404 is permanent", func(int) int { return 404 }, 1, 0, 1, 0},
+		{"redirect not followed", func(int) int { return 302 }, 1, 0, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"net/smtp"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -96,10 +97,44 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, hea
 	}
 	err = fmt.Errorf("receiver answered %s: %s", resp.Status, strings.TrimSpace(string(snippet[:min(len(snippet), 200)])))
 	switch {
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode == http.StatusServiceUnavailable:
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return &retryAfterError{err: err, after: d}
+		}
+		return err
+	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode >= 500:
 		return err
 	}
 	return permanent(err)
+}
+
+// retryAfterError is a retryable failure whose receiver said how long to
+// wait (Retry-After).
+type retryAfterError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110 §10.2.3), relative to now.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // webhook posts the Payload as JSON, signed when a secret is set.
