@@ -269,6 +269,10 @@ func TestFollowsLeaderAfterRedirect(t *testing.T) {
 
 	h := startFramework(t, testFrameworkConfig(t, spx.URL(), &idStore{}))
 	h.subscribed()
+	if err := h.f.Reconcile(context.Background(), []scheduler.TaskRef{{TaskID: "t-x"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	h.next("Reconciled", isType[scheduler.Reconciled])
 	if err := h.f.SetOfferInterest(context.Background(), scheduler.OffersNotWanted); err != nil {
 		t.Fatal(err)
 	}
