@@ -46,6 +46,7 @@ type Reader interface {
 	Job(name string) (catalog.JobView, bool)
 	Jobs(q catalog.JobQuery) ([]catalog.JobView, string)
 	AllJobs() []catalog.JobView
+	Refs() []catalog.JobRef
 	Summaries() []catalog.JobView
 	Search(q catalog.SearchQuery) []catalog.JobView
 	Runs(job string, after scheduler.RunID, limit int) ([]scheduler.Run, scheduler.RunID, bool)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -115,40 +116,58 @@ func (a *API) chronosPut(dependent bool) handlerFunc {
 // chronosJobs lists every job. Each job's JSON is cached by catalog
 // version, so a list of 10,000 unchanged jobs is a concatenation.
 func (a *API) chronosJobs(w http.ResponseWriter, _ *http.Request, _ []byte) error {
-	views := a.deps.Catalog.AllJobs()
+	refs := a.deps.Catalog.Refs()
+	parts := make([][]byte, 0, len(refs))
+	names := make([]string, 0, len(refs))
+	versions := make([]uint64, 0, len(refs))
+	size := 3 // "[", "]", "\n"
 	a.listMu.Lock()
-	next := make(map[string]cachedJob, len(views))
-	parts := make([][]byte, len(views))
-	size := 2
-	for i, v := range views {
-		c, ok := a.listCache[v.Job.Name]
-		if !ok || c.version != v.Version || v.Version == 0 {
+	misses := 0
+	for _, ref := range refs {
+		c, ok := a.listCache[ref.Name]
+		if !ok || c.version != ref.Version || ref.Version == 0 {
+			v, ok := a.deps.Catalog.Job(ref.Name)
+			if !ok {
+				continue // deleted meanwhile
+			}
 			b, err := json.Marshal(JobFromScheduler(v.Job, v.Cursor.Stats, true))
 			if err != nil {
 				a.listMu.Unlock()
 				return fmt.Errorf("encode job %s: %w", v.Job.Name, err)
 			}
+			misses++
 			c = cachedJob{version: v.Version, json: b}
 		}
-		next[v.Job.Name] = c
-		parts[i] = c.json
+		parts = append(parts, c.json)
+		names = append(names, ref.Name)
+		versions = append(versions, c.version)
 		size += len(c.json) + 1
 	}
-	a.listCache = next
+	// Rebuild the cache only when something changed, dropping deleted jobs.
+	if misses > 0 || len(a.listCache) != len(parts) {
+		next := make(map[string]cachedJob, len(parts))
+		for i, n := range names {
+			next[n] = cachedJob{version: versions[i], json: parts[i]}
+		}
+		a.listCache = next
+	}
 	a.listMu.Unlock()
-	buf := make([]byte, 0, size+1)
-	buf = append(buf, '[')
+	if len(parts) > 0 {
+		size--
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(size))
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_ = bw.WriteByte('[')
 	for i, p := range parts {
 		if i > 0 {
-			buf = append(buf, ',')
+			_ = bw.WriteByte(',')
 		}
-		buf = append(buf, p...)
+		_, _ = bw.Write(p)
 	}
-	buf = append(buf, ']', '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf)
+	_, _ = bw.WriteString("]\n")
+	_ = bw.Flush()
 	return nil
 }
 

@@ -400,6 +400,24 @@ func (c *Catalog) AllJobs() []JobView {
 	return out
 }
 
+// JobRef names a job at a version (JobView.Version).
+type JobRef struct {
+	Name    string
+	Version uint64
+}
+
+// Refs returns every job's name and version, sorted by name: the cheap
+// listing for readers that cache what they derive from each job.
+func (c *Catalog) Refs() []JobRef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]JobRef, len(c.names))
+	for i, name := range c.names {
+		out[i] = JobRef{Name: name, Version: c.jobs[name].version}
+	}
+	return out
+}
+
 // Summaries returns every job with its run counts, sorted by name.
 func (c *Catalog) Summaries() []JobView {
 	c.mu.RLock()
