@@ -195,3 +195,21 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// Fanout hands every committed batch and every reset to several read
+// models, in order.
+type Fanout []Resetter
+
+// Apply implements Publisher.
+func (f Fanout) Apply(records []scheduler.Record) {
+	for _, r := range f {
+		r.Apply(records)
+	}
+}
+
+// Reset implements Resetter.
+func (f Fanout) Reset(state scheduler.State) {
+	for _, r := range f {
+		r.Reset(state)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/horae-scheduler/horae/framework"
 	"github.com/horae-scheduler/horae/leader"
 	"github.com/horae-scheduler/horae/localmesos"
+	"github.com/horae-scheduler/horae/metrics"
 	"github.com/horae-scheduler/horae/scheduler"
 	"github.com/horae-scheduler/horae/store"
 )
@@ -72,6 +73,7 @@ built-in single-machine Mesos master and agent, and the API on
 	f.String("tls-key", "", "TLS key file for the API")
 	f.Int("history-limit", 100, "runs kept per job")
 	f.Bool("examples", false, "load example jobs when the store is empty")
+	f.Bool("metrics-per-job", false, "also export per-job run series (cardinality grows with the number of jobs)")
 	f.Duration("local-heartbeat", 15*time.Second, "heartbeat interval of the built-in Mesos")
 	return cmd
 }
@@ -177,7 +179,11 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		cat.Reset(state)
 	}
 
-	metrics, err := leader.NewMetrics(reg)
+	runMetrics, err := metrics.NewRuns(reg, v.GetBool("metrics-per-job"))
+	if err != nil {
+		return fmt.Errorf("run metrics: %w", err)
+	}
+	leaderMetrics, err := leader.NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("leader metrics: %w", err)
 	}
@@ -201,8 +207,8 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		},
 		Store:     st,
 		Framework: fw,
-		ReadModel: cat,
-		Metrics:   metrics,
+		ReadModel: leader.Fanout{cat, runMetrics},
+		Metrics:   leaderMetrics,
 		Logger:    logger.With("component", "leader"),
 	})
 	if err != nil {

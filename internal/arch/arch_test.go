@@ -23,6 +23,7 @@ var rules = []struct {
 	{pkg: "schedule", mayImport: []string{"iso8601"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/", "net", "os/exec"}},
 	{pkg: "scheduler", mayImport: []string{"iso8601", "schedule"}, never: []string{"net", "os/exec", "github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/", "github.com/prometheus"}},
 	{pkg: "catalog", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
+	{pkg: "metrics", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
 	{pkg: "store", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos"}},
 	{pkg: "framework", mayImport: []string{"iso8601", "schedule", "scheduler", "taskspec"}, never: []string{"go.etcd.io/"}},
 	{pkg: "leader", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
