@@ -183,6 +183,9 @@ func (e *Engine) Step(now time.Time, ev Event) (Output, error) {
 // and WakeAt.
 func (e *Engine) finish() {
 	out := e.out
+	if n := len(e.jobRecords) + len(e.dirtyRuns) + len(e.deletes) + len(e.dirtyJobs); n > 0 {
+		out.Persist = make([]Record, 0, n)
+	}
 	out.Persist = append(out.Persist, e.jobRecords...)
 	for _, r := range e.dirtyRuns {
 		r.dirty = false

@@ -60,7 +60,8 @@ type offerState struct {
 	o                     *Offer
 	cpus, mem, disk, gpus float64
 	ports                 []PortRange
-	launch                *Launch
+	n                     int // tasks placed
+	launch                int // index in Output.Launch
 }
 
 func (e *Engine) regexp(pattern string) *regexp.Regexp {
@@ -85,7 +86,7 @@ func (e *Engine) offers(offers []Offer) {
 		}
 		return
 	}
-	var cands []candidate
+	cands := make([]candidate, 0, len(e.waiting))
 	for r := range e.waiting {
 		if !e.placeable(r) {
 			continue
@@ -124,22 +125,46 @@ func (e *Engine) offers(offers []Offer) {
 		states[i] = offerState{o: o, cpus: o.CPUs, mem: o.Mem, disk: o.Disk, gpus: o.GPUs,
 			ports: append([]PortRange(nil), o.Ports...)}
 	}
+	var placed []placement
 	for _, c := range cands {
 		for i := range states {
 			if e.fits(c.r, &states[i]) {
-				e.place(c.r, c.task, &states[i])
+				placed = append(placed, e.place(c.r, c.task, &states[i], i))
 				break
 			}
 		}
 	}
+	// Build the launches with their exact sizes: a TaskLaunch carries the
+	// whole job, so growing these slices would copy a lot.
+	for _, p := range placed {
+		states[p.offer].n++
+	}
 	for i := range states {
 		s := &states[i]
-		if s.launch == nil {
+		if s.n == 0 {
 			e.out.Decline = append(e.out.Decline, s.o.ID)
-		} else {
-			e.out.Launch = append(e.out.Launch, *s.launch)
+			continue
 		}
+		s.launch = len(e.out.Launch)
+		e.out.Launch = append(e.out.Launch, Launch{OfferID: s.o.ID, AgentID: s.o.AgentID, Hostname: s.o.Hostname,
+			Tasks: make([]TaskLaunch, 0, s.n)})
 	}
+	for _, p := range placed {
+		r, t := p.r, &p.r.Tasks[p.task]
+		l := &e.out.Launch[states[p.offer].launch]
+		l.Tasks = append(l.Tasks, TaskLaunch{
+			TaskID: t.ID, Run: r.ID, Job: *r.job, Attempt: r.Attempt, Instance: p.task, Instances: len(r.Tasks),
+			ScheduledFor: r.ScheduledFor, Env: r.Env, Arguments: r.Arguments, Ports: p.ports,
+		})
+	}
+}
+
+// placement is one task placed on one offer during a matching round.
+type placement struct {
+	r     *runState
+	task  int
+	offer int
+	ports []uint64
 }
 
 func portCount(rs []PortRange) uint64 {
@@ -205,10 +230,9 @@ func (e *Engine) fits(r *runState, s *offerState) bool {
 	return true
 }
 
-// place launches task i of r on offer s: the run is persisted with the
-// task launching (the intent is durable before the launch) and the task is
-// added to the offer's Launch.
-func (e *Engine) place(r *runState, i int, s *offerState) {
+// place puts task i of r on offer s: the run is marked for persisting with
+// the task launching (the intent is durable before the launch).
+func (e *Engine) place(r *runState, i int, s *offerState, offer int) placement {
 	j := r.job
 	s.cpus -= j.CPUs + e.cfg.ExecutorCPUs
 	s.mem -= j.Mem + e.cfg.ExecutorMem
@@ -242,11 +266,5 @@ func (e *Engine) place(r *runState, i int, s *offerState) {
 		e.timers.add(timer{at: r.backstopAt, kind: timerBackstop, run: r})
 	}
 	e.markRun(r)
-	if s.launch == nil {
-		s.launch = &Launch{OfferID: s.o.ID, AgentID: s.o.AgentID, Hostname: s.o.Hostname}
-	}
-	s.launch.Tasks = append(s.launch.Tasks, TaskLaunch{
-		TaskID: t.ID, Run: r.ID, Job: *j, Attempt: r.Attempt, Instance: i, Instances: len(r.Tasks),
-		ScheduledFor: r.ScheduledFor, Env: r.Env, Arguments: r.Arguments, Ports: ports,
-	})
+	return placement{r: r, task: i, offer: offer, ports: ports}
 }

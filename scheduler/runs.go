@@ -276,15 +276,17 @@ func (e *Engine) taskUpdated(ev TaskUpdated) {
 	if ev.State == TaskPending || ev.State == TaskUnknown {
 		return
 	}
-	if t.State == TaskPending {
-		// The engine did not launch this task in this term but Mesos
-		// knows it: adopt it.
-		delete(e.waiting, r)
-		if hasPending(r) {
-			e.waiting[r] = struct{}{}
+	adopted := t.State == TaskPending
+	t.State = ev.State
+	if adopted {
+		// The engine did not launch this task (the launch intent was
+		// persisted, then the leader failed before recording more), but
+		// Mesos knows it: adopt it rather than launch it twice.
+		t.LaunchedAt = e.now
+		if !hasPending(r) {
+			delete(e.waiting, r)
 		}
 	}
-	t.State = ev.State
 	if ev.AgentID != "" {
 		t.AgentID = ev.AgentID
 	}
