@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/horae-scheduler/horae/scheduler"
 )
@@ -238,7 +239,11 @@ func (e *event) writeFacts(b *strings.Builder, full bool) {
 			}
 			tail := t.StderrTail
 			if len(tail) > maxTail {
-				tail = "..." + tail[len(tail)-maxTail:]
+				cut := len(tail) - maxTail
+				for cut < len(tail) && !utf8.RuneStart(tail[cut]) {
+					cut++ // do not split a character
+				}
+				tail = "..." + tail[cut:]
 			}
 			fmt.Fprintf(b, "\nstderr of task %d (tail):\n%s\n", t.Instance, strings.TrimRight(tail, "\n"))
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/horae-scheduler/horae/scheduler"
 )
@@ -168,5 +169,18 @@ func TestWants(t *testing.T) {
 		if got := wants(scheduler.Job{Notify: tt.notify}, tt.kind); got != tt.want {
 			t.Errorf("wants(notify=%v, %s) = %v, want %v", tt.notify, tt.kind, got, tt.want)
 		}
+	}
+}
+
+func TestBodyTailCutKeepsCharacters(t *testing.T) {
+	tail := strings.Repeat("é", maxTail) // 2 bytes each
+	e := newEvent("", scheduler.Notice{Kind: scheduler.NotifyFailure, Job: "a",
+		Run: &scheduler.Run{ID: "a@1", Tasks: []scheduler.Task{{StderrTail: "x" + tail}}}}, scheduler.Job{})
+	body := e.body()
+	if !utf8.ValidString(body) {
+		t.Errorf("body is not valid UTF-8 after cutting the tail")
+	}
+	if !strings.Contains(body, "..."+strings.Repeat("é", maxTail/2)+"\n") || strings.Contains(body, "xé") {
+		t.Errorf("tail not cut to its last %d bytes", maxTail)
 	}
 }
