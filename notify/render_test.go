@@ -173,14 +173,16 @@ func TestWants(t *testing.T) {
 }
 
 func TestBodyTailCutKeepsCharacters(t *testing.T) {
-	tail := strings.Repeat("é", maxTail) // 2 bytes each
+	// "xy" puts the byte maxTail from the end inside an "é" (2 bytes).
+	tail := "xy" + strings.Repeat("é", maxTail)
 	e := newEvent("", scheduler.Notice{Kind: scheduler.NotifyFailure, Job: "a",
-		Run: &scheduler.Run{ID: "a@1", Tasks: []scheduler.Task{{StderrTail: "x" + tail}}}}, scheduler.Job{})
+		Run: &scheduler.Run{ID: "a@1", Tasks: []scheduler.Task{{StderrTail: tail}}}}, scheduler.Job{})
 	body := e.body()
 	if !utf8.ValidString(body) {
 		t.Errorf("body is not valid UTF-8 after cutting the tail")
 	}
-	if !strings.Contains(body, "..."+strings.Repeat("é", maxTail/2)+"\n") || strings.Contains(body, "xé") {
-		t.Errorf("tail not cut to its last %d bytes", maxTail)
+	_, quoted, _ := strings.Cut(body, "(tail):\n...")
+	if want := strings.Repeat("é", maxTail/2-1) + "\n"; quoted != want {
+		t.Errorf("quoted tail has %d bytes, want %d (whole characters only)", len(quoted), len(want))
 	}
 }
