@@ -2,13 +2,20 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
+	"github.com/horae-scheduler/horae/internal/zktest"
+	"github.com/horae-scheduler/horae/localmesos"
 	"github.com/horae-scheduler/horae/scheduler"
 )
 
@@ -389,5 +396,99 @@ func TestCallsWithoutSubscription(t *testing.T) {
 	}
 	if err := f.Acknowledge(context.Background(), scheduler.TaskUpdated{TaskID: "x"}); err != nil {
 		t.Fatalf("ack without uuid must be a no-op: %v", err)
+	}
+}
+
+// TestZooKeeperLeaderChange: with a zk:// master the framework subscribes to
+// the master whose json.info_ node has the lowest sequence, and when that
+// node goes away it re-subscribes, with the same framework ID, to the next.
+func TestZooKeeperLeaderChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper")
+	}
+	zks := zktest.Start(t)
+	a, b := startMesos(t), startMesos(t)
+	conn, _, err := zk.Connect([]string{zks.Addr()}, 4*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Create("/mesos", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	register := func(m *localmesos.Mesos) string {
+		host, port, _ := net.SplitHostPort(m.HostPort())
+		data := fmt.Sprintf(`{"address":{"hostname":%q,"ip":%q,"port":%s},"hostname":%q,"id":%q,"ip":16777343,"port":%s,"version":"1.12.0"}`,
+			host, host, port, host, m.MasterID(), port)
+		p, err := conn.Create("/mesos/json.info_", []byte(data), zk.FlagEphemeral|zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	nodeA := register(a)
+	register(b)
+
+	h := startFramework(t, testFrameworkConfig(t, "zk://"+zks.Addr()+"/mesos", &idStore{}))
+	h.subscribed()
+	id := h.f.FrameworkID()
+	if !connectedTo(t, a, id) || connectedTo(t, b, id) {
+		t.Fatalf("framework %s not subscribed to the leading master only", id)
+	}
+	if err := conn.Delete(nodeA, -1); err != nil {
+		t.Fatal(err)
+	}
+	h.next("Disconnected", isType[scheduler.Disconnected])
+	h.subscribed()
+	if h.f.FrameworkID() != id {
+		t.Fatalf("framework id %q after leader change, want %q", h.f.FrameworkID(), id)
+	}
+	if !connectedTo(t, b, id) {
+		t.Fatalf("framework %s not subscribed to the new leader", id)
+	}
+}
+
+// connectedTo reads the master's /master/state.
+func connectedTo(t *testing.T, m *localmesos.Mesos, frameworkID string) bool {
+	t.Helper()
+	resp, err := http.Get(m.URL() + "/master/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Frameworks []struct {
+			ID        string `json:"id"`
+			Connected bool   `json:"connected"`
+		} `json:"frameworks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	for _, fw := range st.Frameworks {
+		if fw.ID == frameworkID && fw.Connected {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPeriodicImplicitReconcile: an implicit RECONCILE is sent every
+// ReconcileInterval while subscribed.
+func TestPeriodicImplicitReconcile(t *testing.T) {
+	m := startMesos(t)
+	cfg := testFrameworkConfig(t, m.URL(), &idStore{})
+	cfg.ReconcileInterval = 100 * time.Millisecond
+	h := startFramework(t, cfg)
+	h.next("Subscribed", isType[scheduler.Subscribed])
+	deadline := time.Now().Add(waitFor)
+	for h.counter("horae_mesos_reconcile_calls_total", "kind", "implicit") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("implicit reconcile calls %g after %s", h.counter("horae_mesos_reconcile_calls_total", "kind", "implicit"), waitFor)
+		}
+		select {
+		case <-h.out:
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
