@@ -68,14 +68,9 @@ type Loop struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	cmds   chan command
+	cmds   chan input
 	events <-chan scheduler.Event
 	done   chan struct{}
-}
-
-type command struct {
-	ev    scheduler.Event
-	reply chan result
 }
 
 type result struct {
@@ -99,7 +94,7 @@ func New(epoch int64, events <-chan scheduler.Event, deps Deps) *Loop {
 		deps:   deps,
 		logger: logger.With("epoch", epoch),
 		now:    now,
-		cmds:   make(chan command),
+		cmds:   make(chan input),
 		events: events,
 		done:   make(chan struct{}),
 	}
@@ -115,7 +110,7 @@ func (l *Loop) Start(ctx context.Context, state scheduler.State) error {
 // Do sends a command to the engine and waits until its consequences are
 // durable. Rejected commands return the engine's error.
 func (l *Loop) Do(ctx context.Context, ev scheduler.Event) (scheduler.Output, error) {
-	c := command{ev: ev, reply: make(chan result, 1)}
+	c := input{ev: ev, reply: make(chan result, 1)}
 	select {
 	case l.cmds <- c:
 	case <-l.done:
@@ -156,7 +151,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			batch = append(batch, input{ev: ev})
 		case c := <-l.cmds:
-			batch = append(batch, input{ev: c.ev, reply: c.reply})
+			batch = append(batch, c)
 		}
 		batch = l.drain(batch)
 		wakeAt, stepped, err := l.process(ctx, batch)
@@ -180,7 +175,7 @@ func (l *Loop) drain(batch []input) []input {
 			}
 			batch = append(batch, input{ev: ev})
 		case c := <-l.cmds:
-			batch = append(batch, input{ev: c.ev, reply: c.reply})
+			batch = append(batch, c)
 		default:
 			return batch
 		}
@@ -188,6 +183,7 @@ func (l *Loop) drain(batch []input) []input {
 	return batch
 }
 
+// input is one event for the engine; commands carry a reply channel.
 type input struct {
 	ev    scheduler.Event
 	reply chan result
