@@ -173,8 +173,9 @@ func TestWants(t *testing.T) {
 }
 
 func TestBodyTailCutKeepsCharacters(t *testing.T) {
-	// "xy" puts the byte maxTail from the end inside an "é" (2 bytes).
-	tail := "xy" + strings.Repeat("é", maxTail)
+	// 2048 is not a multiple of 3: the byte maxTail from the end is inside
+	// a "€" (3 bytes).
+	tail := strings.Repeat("€", 1000)
 	e := newEvent("", scheduler.Notice{Kind: scheduler.NotifyFailure, Job: "a",
 		Run: &scheduler.Run{ID: "a@1", Tasks: []scheduler.Task{{StderrTail: tail}}}}, scheduler.Job{})
 	body := e.body()
@@ -182,7 +183,7 @@ func TestBodyTailCutKeepsCharacters(t *testing.T) {
 		t.Errorf("body is not valid UTF-8 after cutting the tail")
 	}
 	_, quoted, _ := strings.Cut(body, "(tail):\n...")
-	if want := strings.Repeat("é", maxTail/2-1) + "\n"; quoted != want {
+	if want := strings.Repeat("€", maxTail/3) + "\n"; quoted != want {
 		t.Errorf("quoted tail has %d bytes, want %d (whole characters only)", len(quoted), len(want))
 	}
 }
