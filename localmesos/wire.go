@@ -291,7 +291,10 @@ func (c *jsonConverter) value(raw any, dst reflect.Value, f protoField, path str
 			}
 			q, _ := json.Marshal(s)
 			if err := u.UnmarshalJSON(q); err != nil {
-				return false, nil // unknown enum names are ignored, as by Mesos
+				if f.required {
+					return false, wireText("Failed to find enum for '" + s + "'")
+				}
+				return false, nil // unknown names of optional enums are ignored, as by Mesos
 			}
 			return true, nil
 		}
@@ -359,8 +362,8 @@ func writeJSONValue(b *bytes.Buffer, v reflect.Value) error {
 			switch {
 			case fv.Kind() == reflect.Pointer && fv.IsNil():
 				continue
-			case fv.Kind() == reflect.Slice && fv.Len() == 0:
-				continue
+			case fv.Kind() == reflect.Slice && fv.Len() == 0 && !(f.required && !fv.IsNil()):
+				continue // a required bytes field set to "" stays
 			case !f.required && fv.Kind() != reflect.Struct && fv.Kind() != reflect.Pointer && fv.IsZero():
 				continue // a non-nullable optional field left at its zero value
 			}
