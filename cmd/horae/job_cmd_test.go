@@ -1,0 +1,356 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/horae-scheduler/horae/api"
+	"github.com/horae-scheduler/horae/api/client"
+)
+
+// clearClientEnv keeps the developer's HORAE_* settings out of the tests.
+func clearClientEnv(t *testing.T) {
+	for _, k := range []string{"HORAE_SERVER", "HORAE_TOKEN", "HORAE_CONFIG"} {
+		t.Setenv(k, "")
+	}
+}
+
+// writeFile writes a file in a test directory and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mustOK fails the test unless the CLI succeeded.
+func mustOK(t *testing.T, r cliResult, args ...string) cliResult {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("horae %s: %v\nstdout: %s", strings.Join(args, " "), r.err, r.stdout)
+	}
+	return r
+}
+
+// runJSON runs a CLI command with --json and decodes its stdout.
+func runJSON(t *testing.T, out any, args ...string) {
+	t.Helper()
+	r := mustOK(t, cli(t, "", append(args, "--json")...), args...)
+	if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
+		t.Fatalf("horae %s --json: stdout is not the expected JSON: %v\n%s", strings.Join(args, " "), err, r.stdout)
+	}
+}
+
+const jobsYAML = `# the child comes first: apply must send the parent first
+- name: report
+  command: echo "report for $WHO"
+  parents: [extract]
+  cpus: 0.1
+  mem: 32
+  disk: 16
+  retries: 0
+- name: extract
+  command: echo extracted
+  schedule: R0/2030-01-01T00:00:00Z/PT1H
+  description: first version
+  cpus: 0.1
+  mem: 32
+  disk: 16
+  retries: 0
+`
+
+// TestJobCommands drives every `horae job` command against a real server
+// running real executor processes.
+func TestJobCommands(t *testing.T) {
+	clearClientEnv(t)
+	srv := startServer(t)
+	s := "--server=" + srv.URL
+	file := writeFile(t, "jobs.yaml", jobsYAML)
+
+	t.Run("add creates the jobs of a YAML list, parents first", func(t *testing.T) {
+		r := mustOK(t, cli(t, "", "job", "add", "-f", file, s))
+		if r.stdout != "created job extract\ncreated job report\n" {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+	})
+
+	t.Run("add refuses existing jobs, one line each", func(t *testing.T) {
+		r := cli(t, "", "job", "add", "-f", file, s)
+		if r.code != 1 {
+			t.Fatalf("exit code %d, want 1; err %v", r.code, r.err)
+		}
+		lines := strings.Split(r.err.Error(), "\n")
+		if len(lines) != 2 {
+			t.Fatalf("error has %d lines, want one per job: %q", len(lines), r.err)
+		}
+		for i, name := range []string{"extract", "report"} {
+			if !strings.HasPrefix(lines[i], "job add "+name+" ("+file) || !strings.Contains(lines[i], "409 Conflict") {
+				t.Errorf("line %d = %q, want job add %s (%s ...) ... 409 Conflict", i, lines[i], name, file)
+			}
+		}
+	})
+
+	t.Run("apply from stdin replaces and creates", func(t *testing.T) {
+		in := `{"jobs": [
+		  {"name": "extract", "command": "echo extracted", "schedule": "R0/2030-01-01T00:00:00Z/PT1H", "description": "second version", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 0},
+		  {"name": "fails", "command": "echo broken >&2; exit 3", "schedule": "R0//PT1H", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 0}
+		]}`
+		r := mustOK(t, cli(t, in, "job", "apply", "-f", "-", s))
+		if r.stdout != "replaced job extract\ncreated job fails\n" {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+		var j api.Job
+		runJSON(t, &j, "job", "get", "extract", s)
+		if j.Description != "second version" {
+			t.Errorf("description after apply = %q, want second version", j.Description)
+		}
+	})
+
+	t.Run("list", func(t *testing.T) {
+		r := mustOK(t, cli(t, "", "job", "list", s))
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 4 || !regexp.MustCompile(`^NAME\s+ENABLED\s+SCHEDULE / PARENTS`).MatchString(lines[0]) {
+			t.Fatalf("list = %q, want a header and 3 jobs", r.stdout)
+		}
+		if !regexp.MustCompile(`^report\s+yes\s+after extract \(all_success\)\s+0\s+0\s+-\s+-$`).MatchString(lines[3]) {
+			t.Errorf("report line = %q", lines[3])
+		}
+		var l api.JobList
+		runJSON(t, &l, "job", "list", "--name", "ext", s)
+		if len(l.Jobs) != 1 || l.Jobs[0].Name != "extract" {
+			t.Errorf("list --name ext --json = %+v", l.Jobs)
+		}
+	})
+
+	t.Run("get", func(t *testing.T) {
+		r := mustOK(t, cli(t, "", "job", "get", "report", s))
+		for _, want := range []string{"Name:", "report", "Parents:", "extract", "Command:", `echo "report for $WHO"`, "Retries:"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("get output lacks %q:\n%s", want, r.stdout)
+			}
+		}
+	})
+
+	t.Run("errors name the problem", func(t *testing.T) {
+		tests := []struct {
+			name string
+			args []string
+			want []string // lines of the error
+		}{
+			{"unknown job", []string{"job", "get", "nosuch"}, []string{`job get nosuch: job "nosuch" not found (404 Not Found)`}},
+			{"missing file", []string{"job", "add", "-f", "/nonexistent/jobs.yaml"}, []string{"job add: read /nonexistent/jobs.yaml: open /nonexistent/jobs.yaml: no such file or directory"}},
+			{"file is not YAML", []string{"job", "apply", "-f", writeFile(t, "bad.json", `{"name": "x",`)}, nil},
+			{"invalid fields, one line each", []string{"job", "add", "-f", writeFile(t, "invalid.yaml", "name: bad\ncommand: true\nretries: many\n")},
+				[]string{"job add bad (" + os.TempDir(), "  command: must be a string", "  retries: "}},
+			{"invalid schedule", []string{"job", "add", "-f", writeFile(t, "schedule.yaml", "name: bad\ncommand: echo\nschedule: R/2026-02-30T00:00:00Z/P1D\n")},
+				[]string{"job add bad (", "  schedule: "}},
+			{"unknown parent", []string{"job", "add", "-f", writeFile(t, "orphan.yaml", "name: orphan\ncommand: true\nparents: [ghost]\n")},
+				[]string{"job add orphan ("}},
+			{"run of unknown job", []string{"job", "run", "nosuch"}, []string{`job run nosuch: job "nosuch" not found (404 Not Found)`}},
+			{"bad --env", []string{"job", "run", "report", "--env", "NOVALUE"}, []string{`job run: --env "NOVALUE": want NAME=value`}},
+			{"bad --stream", []string{"job", "logs", "x", "--stream", "both"}, []string{`job logs: --stream "both": want stdout or stderr`}},
+			{"delete a parent", []string{"job", "delete", "extract"}, []string{`job delete extract: job "extract" has dependents (409 Conflict)`, "  dependents: report"}},
+			{"no server", []string{"job", "list", "--server", "http://127.0.0.1:1"}, []string{"job list: no Horae server at http://127.0.0.1:1 (is `horae serve` running? set --server or HORAE_SERVER)"}},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				args := tc.args
+				if !strings.Contains(strings.Join(args, " "), "--server") {
+					args = append(args, s)
+				}
+				r := cli(t, "", args...)
+				if r.err == nil || r.code != 1 {
+					t.Fatalf("err %v, exit code %d; want an error and exit code 1 (stdout %q)", r.err, r.code, r.stdout)
+				}
+				if r.stdout != "" {
+					t.Errorf("stdout = %q, want nothing", r.stdout)
+				}
+				lines := strings.Split(r.err.Error(), "\n")
+				if tc.want == nil {
+					if len(lines) != 1 || !strings.Contains(lines[0], "not YAML or JSON") {
+						t.Errorf("error = %q, want one line saying the file is not YAML or JSON", r.err)
+					}
+					return
+				}
+				if len(lines) < len(tc.want) {
+					t.Fatalf("error = %q, want %d+ lines", r.err, len(tc.want))
+				}
+				for i, w := range tc.want {
+					if !strings.HasPrefix(lines[i], w) {
+						t.Errorf("error line %d = %q, want it to start with %q", i, lines[i], w)
+					}
+				}
+			})
+		}
+		var l api.JobList
+		runJSON(t, &l, "job", "list", s)
+		if len(l.Jobs) != 3 {
+			t.Errorf("refused commands changed the jobs: %d jobs, want 3", len(l.Jobs))
+		}
+	})
+
+	t.Run("run --wait exits with the command's exit code", func(t *testing.T) {
+		r := cli(t, "", "job", "run", "fails", "--wait", s)
+		if r.code != 3 {
+			t.Fatalf("exit code %d (err %v), want 3; stdout:\n%s", r.code, r.err, r.stdout)
+		}
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ of job fails started \(trigger manual\)$`),
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d task \S+ failed on \S+, exit code 3`),
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ failed with exit code 3 after \S+$`),
+		} {
+			if !want.MatchString(r.stdout) {
+				t.Errorf("progress lacks %s:\n%s", want, r.stdout)
+			}
+		}
+	})
+
+	var okRun api.Run
+	t.Run("run --wait with --env succeeds; runs and logs show it", func(t *testing.T) {
+		r := cli(t, "", "job", "run", "report", "--env", "WHO=the cli", "--wait", "--json", s)
+		if r.code != 0 {
+			t.Fatalf("exit code %d (err %v); stdout %s; stderr %s", r.code, r.err, r.stdout, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &okRun); err != nil {
+			t.Fatalf("run --wait --json stdout is not a run: %v\n%s", err, r.stdout)
+		}
+		if okRun.State != "succeeded" || okRun.Env["WHO"] != "the cli" {
+			t.Errorf("run = %+v, want succeeded with env WHO", okRun)
+		}
+		if !strings.Contains(r.stderr, "run succeeded") && !strings.Contains(r.stderr, " succeeded") {
+			t.Errorf("progress on stderr lacks the end: %q", r.stderr)
+		}
+		logs := mustOK(t, cli(t, "", "job", "logs", okRun.ID, s))
+		if !strings.Contains(logs.stdout, "report for the cli") {
+			t.Errorf("logs = %q, want the command's output", logs.stdout)
+		}
+		runs := mustOK(t, cli(t, "", "job", "runs", "report", s))
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(okRun.ID) + `\s+succeeded\s+manual\s+1\s+0\s+`).MatchString(runs.stdout) {
+			t.Errorf("runs table lacks the run %s:\n%s", okRun.ID, runs.stdout)
+		}
+		var rl api.RunList
+		runJSON(t, &rl, "job", "runs", "report", "--limit", "1", s)
+		if len(rl.Runs) != 1 || rl.Runs[0].ID != okRun.ID {
+			t.Errorf("runs --limit 1 --json = %+v", rl.Runs)
+		}
+	})
+
+	t.Run("logs --stream stderr", func(t *testing.T) {
+		var rl api.RunList
+		runJSON(t, &rl, "job", "runs", "fails", s)
+		if len(rl.Runs) == 0 {
+			t.Fatal("no run of fails")
+		}
+		r := mustOK(t, cli(t, "", "job", "logs", rl.Runs[0].ID, "--stream", "stderr", s))
+		if !strings.Contains(r.stdout, "broken") {
+			t.Errorf("stderr log = %q, want broken", r.stdout)
+		}
+	})
+
+	t.Run("logs -f follows a running run to its end", func(t *testing.T) {
+		mustOK(t, cli(t, "", "job", "apply", "-f", writeFile(t, "slow.json",
+			`{"name": "slow", "command": "echo begin; sleep 1; echo end", "schedule": "R0//PT1H", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 0}`), s))
+		var run api.Run
+		runJSON(t, &run, "job", "run", "slow", s)
+		r := mustOK(t, cli(t, "", "job", "logs", run.ID, "-f", s))
+		if r.stdout != "begin\nend\n" {
+			t.Errorf("logs -f = %q, want begin and end", r.stdout)
+		}
+	})
+
+	t.Run("kill", func(t *testing.T) {
+		mustOK(t, cli(t, "", "job", "apply", "-f", writeFile(t, "sleepy.yaml",
+			"name: sleepy\ncommand: sleep 60\nschedule: R0//PT1H\ncpus: 0.1\nmem: 32\ndisk: 16\nretries: 0\n"), s))
+		r := mustOK(t, cli(t, "", "job", "run", "sleepy", s))
+		m := regexp.MustCompile(`^started run (\S+) of job sleepy \(\w+\)\n$`).FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("run stdout = %q", r.stdout)
+		}
+		id := m[1]
+		c := client.New(srv.URL, "", nil)
+		waitUntil(t, 30*time.Second, "sleepy to run", func() (bool, string) {
+			run, err := c.GetRun(t.Context(), id)
+			return err == nil && run.State == "running", run.State
+		})
+		k := mustOK(t, cli(t, "", "job", "kill", id, s))
+		if !strings.HasPrefix(k.stdout, "killing run "+id+" of job sleepy") {
+			t.Errorf("kill stdout = %q", k.stdout)
+		}
+		waitUntil(t, 30*time.Second, "sleepy to be killed", func() (bool, string) {
+			run, err := c.GetRun(t.Context(), id)
+			return err == nil && run.State == "killed", run.State
+		})
+		if r := cli(t, "", "job", "kill", "nosuch-run", s); r.err == nil || !strings.Contains(r.err.Error(), `run "nosuch-run" not found (404 Not Found)`) {
+			t.Errorf("kill of an unknown run: %v", r.err)
+		}
+	})
+
+	t.Run("disable and enable", func(t *testing.T) {
+		r := mustOK(t, cli(t, "", "job", "disable", "report", s))
+		if r.stdout != "disabled job report\n" {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+		var j api.Job
+		runJSON(t, &j, "job", "get", "report", s)
+		if !j.Disabled {
+			t.Error("report not disabled")
+		}
+		runJSON(t, &j, "job", "enable", "report", s)
+		if j.Disabled || j.Name != "report" {
+			t.Errorf("enable --json = %+v", j)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		r := mustOK(t, cli(t, "", "job", "delete", "report", s))
+		if r.stdout != "deleted job report\n" {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+		if r := cli(t, "", "job", "get", "report", s); r.err == nil || !strings.Contains(r.err.Error(), "404") {
+			t.Errorf("get after delete: %v", r.err)
+		}
+	})
+
+	t.Run("HORAE_SERVER chooses the server", func(t *testing.T) {
+		t.Setenv("HORAE_SERVER", srv.URL)
+		r := mustOK(t, cli(t, "", "job", "get", "extract"))
+		if !strings.Contains(r.stdout, "extract") {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+	})
+}
+
+// TestJobRunWaitProcess checks the real process exit status of
+// `horae job run --wait` (main, not just the error value).
+func TestJobRunWaitProcess(t *testing.T) {
+	clearClientEnv(t)
+	srv := startServer(t)
+	mustOK(t, cli(t, `{"name": "exit7", "command": "exit 7", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 1, "retryDelay": "PT0.2S", "schedule": "R0//PT1H"}`,
+		"job", "add", "-f", "-", "--server", srv.URL))
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), self, "job", "run", "exit7", "--wait", "--server", srv.URL)
+	cmd.Env = append(os.Environ(), "HORAE_TEST_RUN_MAIN="+mainMode())
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("exit: %v, want exit status 7; stdout:\n%s", err, out)
+	}
+	if len(ee.Stderr) != 0 {
+		t.Errorf("stderr = %q, want nothing (the progress says it all)", ee.Stderr)
+	}
+	if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d attempt 2$`).Match(out) {
+		t.Errorf("progress does not show the retry:\n%s", out)
+	}
+}
