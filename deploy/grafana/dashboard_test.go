@@ -91,6 +91,7 @@ func TestDashboard(t *testing.T) {
 		"horae_leader_is_leader", "horae_schedule_launch_lateness_seconds_bucket", "horae_runs_finished_total",
 		"horae_runs_pending", "horae_runs_running", "horae_mesos_offers_received_total",
 		"horae_api_request_duration_seconds_bucket", "horae_notifications_failed_total",
+		"horae_run_duration_seconds_bucket", "horae_jobs",
 	} {
 		if !queried[m] {
 			t.Errorf("no panel queries %s", m)
