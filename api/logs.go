@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,9 +34,9 @@ type filesRead struct {
 }
 
 // readAgentFile reads one chunk of path at offset from an agent.
-func (a *API) readAgentFile(r *http.Request, agentURL, path string, offset int64) (string, error) {
+func (a *API) readAgentFile(ctx context.Context, agentURL, path string, offset int64) (string, error) {
 	u := fmt.Sprintf("%s/files/read?path=%s&offset=%d&length=%d", agentURL, url.QueryEscape(path), offset, logChunk)
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return "", fmt.Errorf("read log %s from agent %s: %w", path, agentURL, err)
 	}
@@ -84,7 +85,7 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	if task.AgentURL == "" || task.Directory == "" {
 		if follow && !run.State.Terminal() {
 			// Not placed yet: wait for a sandbox.
-			if task, ok = a.waitSandbox(r, id, instance); !ok {
+			if task, ok = a.waitSandbox(r.Context(), id, instance); !ok {
 				return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("run %s ended without a sandbox", id)}
 			}
 		} else {
@@ -106,7 +107,7 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	flusher, _ := w.(http.Flusher)
 	var ticker *time.Ticker
 	for {
-		data, err := a.readAgentFile(r, task.AgentURL, path, offset)
+		data, err := a.readAgentFile(r.Context(), task.AgentURL, path, offset)
 		if err != nil {
 			if !wrote {
 				return err
@@ -164,7 +165,7 @@ func findTask(run scheduler.Run, instance int) (scheduler.Task, bool) {
 }
 
 // waitSandbox polls the catalog until the task has a sandbox or the run ends.
-func (a *API) waitSandbox(r *http.Request, id scheduler.RunID, instance int) (scheduler.Task, bool) {
+func (a *API) waitSandbox(ctx context.Context, id scheduler.RunID, instance int) (scheduler.Task, bool) {
 	ticker := time.NewTicker(a.cfg.LogPoll)
 	defer ticker.Stop()
 	for {
@@ -179,7 +180,7 @@ func (a *API) waitSandbox(r *http.Request, id scheduler.RunID, instance int) (sc
 			return scheduler.Task{}, false
 		}
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return scheduler.Task{}, false
 		case <-ticker.C:
 		}

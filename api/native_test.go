@@ -313,6 +313,42 @@ func TestRunLogs(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+
+	// Follow a run not placed yet: the stream waits for its sandbox.
+	pending := scheduler.Run{ID: "r2", Job: "j", State: scheduler.RunPending, Tasks: []scheduler.Task{{ID: "t2", State: scheduler.TaskPending}}}
+	cat.Apply([]scheduler.Record{scheduler.PutRun{Run: pending}})
+	if err := c.Logs(context.Background(), "r2", "stdout", false, &buf); status(err) != 404 {
+		t.Fatalf("unplaced run without follow: %v", err)
+	}
+	pr, pw = io.Pipe()
+	go func() { done <- c.Logs(context.Background(), "r2", "stdout", true, pw); pw.Close() }()
+	dir2 := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir2, "stdout"), []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	placed := pending
+	placed.State = scheduler.RunRunning
+	placed.Tasks = []scheduler.Task{{ID: "t2", State: scheduler.TaskRunning, AgentURL: agent.URL, Directory: dir2}}
+	cat.Apply([]scheduler.Record{scheduler.PutRun{Run: placed}})
+	hello := make([]byte, 6)
+	if _, err := io.ReadFull(pr, hello); err != nil || string(hello) != "hello\n" {
+		t.Fatalf("after placement: %q %v", hello, err)
+	}
+	placed.State = scheduler.RunFailed
+	cat.Apply([]scheduler.Record{scheduler.PutRun{Run: placed}})
+	if rest, _ := io.ReadAll(pr); len(rest) != 0 {
+		t.Fatalf("unexpected %q", rest)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A finished run without a sandbox serves the tail the executor sent.
+	tailed := scheduler.Run{ID: "r3", Job: "j", State: scheduler.RunFailed, Tasks: []scheduler.Task{{ID: "t3", State: scheduler.TaskFailed, StderrTail: "boom\n"}}}
+	cat.Apply([]scheduler.Record{scheduler.PutRun{Run: tailed}})
+	buf.Reset()
+	if err := c.Logs(context.Background(), "r3", "stderr", false, &buf); err != nil || buf.String() != "boom\n" {
+		t.Fatalf("tail: %q %v", buf.String(), err)
+	}
 }
 
 // leaderStub says who leads.

@@ -12,6 +12,9 @@
 //
 // Invariant: values are immutable once stored. Apply replaces a job, cursor
 // or run by a new value and never changes one in place, so a value a reader
-// got stays whole while later batches land; Apply costs O(records) map and
-// per-job work, never a pass over all jobs.
+// got stays whole while later batches land. Apply costs O(records) map and
+// per-job work, never a pass over all jobs; the exceptions are bounded
+// copies: creating or deleting a job copies the sorted name slice (one
+// memmove), and the search index is rebuilt lazily by the first search after
+// a name or command changed.
 package catalog
