@@ -53,7 +53,7 @@ func backends(srv *zktest.Server) []backend {
 		}},
 		{name: "zookeeper", config: func(t *testing.T) store.Config {
 			root := strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(t.Name())
-			return store.Config{URL: fmt.Sprintf("zk://%s/t/%s", srv.Addr(), root), ZKSessionTimeout: 2 * time.Second}
+			return store.Config{URL: fmt.Sprintf("zk://%s/t/%s", srv.Addr(), root), ZKSessionTimeout: 4 * time.Second}
 		}},
 	}
 }

@@ -13,10 +13,29 @@ import (
 
 type R = scheduler.Record
 
-// TestRoundTrip runs one table of commit batches against both stores: the
-// loaded state must be the expected one, and again after a reopen.
-func TestRoundTrip(t *testing.T) {
+// TestWithZooKeeper runs the tests that need a standalone ZooKeeper on one
+// server (starting one costs seconds); the server restart test runs last.
+func TestWithZooKeeper(t *testing.T) {
 	srv := zktest.Start(t)
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T, *zktest.Server)
+	}{
+		{"RoundTrip", testRoundTrip},
+		{"TermsAndFencing", testTermsAndFencing},
+		{"TooManyRuns", testTooManyRuns},
+		{"LargeBatchIsSplit", testLargeBatchIsSplit},
+		{"DigestAuth", testDigestAuth},
+		{"ExpiredLeaderIsFenced", testExpiredLeaderIsFenced},
+		{"ZooKeeperRestart", testZooKeeperRestart},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, srv) })
+	}
+}
+
+// testRoundTrip runs one table of commit batches against both stores: the
+// loaded state must be the expected one, and again after a reopen.
+func testRoundTrip(t *testing.T, srv *zktest.Server) {
 	big := job("big")
 	big.Command = strings.Repeat("x", store.MaxRecordSize+1)
 	updated := job("a")
@@ -119,10 +138,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestTermsAndFencing: epochs grow per term and across restarts, and a
+// testTermsAndFencing: epochs grow per term and across restarts, and a
 // commit or framework-id write with another epoch is fenced.
-func TestTermsAndFencing(t *testing.T) {
-	srv := zktest.Start(t)
+func testTermsAndFencing(t *testing.T, srv *zktest.Server) {
 	for _, b := range backends(srv) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := ctxT(t)
@@ -209,11 +227,7 @@ func TestBoltSecondOpenFailsClearly(t *testing.T) {
 	}
 }
 
-func TestTooManyRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes MaxRunsPerJob runs")
-	}
-	srv := zktest.Start(t)
+func testTooManyRuns(t *testing.T, srv *zktest.Server) {
 	for _, b := range backends(srv) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := ctxT(t)

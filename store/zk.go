@@ -30,15 +30,22 @@ import (
 //	leader                      {epoch, id, apiURL, candidate}
 //	framework-id                Mesos framework ID (raw bytes)
 //	jobs/<shard>/<job>          job JSON; shard = 2 hex digits of fnv32a(name) mod 256
-//	jobs/<shard>/<job>/cursor   cursor JSON
-//	jobs/<shard>/<job>/runs/<run>   run JSON (at most MaxRunsPerJob)
+//	jobs/<shard>/<job>/state    cursor JSON (empty until the first cursor)
+//	jobs/<shard>/<job>/state/<run>   run JSON (at most MaxRunsPerJob)
+//
+// The cursor is the data of the runs' parent so that Load reads a job with
+// two requests (job, state), plus a listing only when it has runs.
 type ZK struct {
-	log   *slog.Logger
-	m     *metrics
-	conn  *zk.Conn
-	root  string
-	acl   []zk.ACL
-	calls sync.WaitGroup // goroutines waiting on ZooKeeper requests
+	log  *slog.Logger
+	m    *metrics
+	conn *zk.Conn
+	root string
+	acl  []zk.ACL
+	// servers, timeout and auth open Load's extra read connections.
+	servers []string
+	timeout time.Duration
+	auth    string
+	calls   sync.WaitGroup // goroutines waiting on ZooKeeper requests
 
 	// commitMu serializes Commit and Load and guards cache: job name →
 	// what exists in ZooKeeper (filled by Load, kept by Commit, read from
@@ -56,8 +63,8 @@ type ZK struct {
 // znode versions for conditional writes.
 type jobEntry struct {
 	exists  bool
-	version int32
-	cursor  int32 // -1 when absent
+	version int32 // of the job znode
+	state   int32 // version of the state znode (the cursor)
 	runs    map[scheduler.RunID]int32
 }
 
@@ -78,13 +85,22 @@ type leaderRecord struct {
 	Candidate string `json:"candidate"` // znode name of the leader's candidate
 }
 
-// multiBudget bounds the estimated size of one Multi request, below the
-// server's default jute.maxbuffer (1 MiB) with room for headers.
-const multiBudget = 768 << 10
+// multiBudget bounds the estimated size of one Multi request. The server
+// refuses requests over jute.maxbuffer (default 1 MiB) by closing the
+// connection; and it answers nothing else on the session (pings included)
+// while it applies a Multi, so a huge one on a busy server can outlast the
+// client's read timeout (2/3 of the session timeout). 384 KiB keeps both
+// far away; the engine's batches are normally a few KiB.
+const multiBudget = 384 << 10
 
-// loadParallelism is how many ZooKeeper reads Load keeps in flight on the
-// one connection (go-zookeeper pipelines them).
+// loadParallelism is how many ZooKeeper reads Load keeps in flight
+// (go-zookeeper pipelines them on a connection).
 const loadParallelism = 256
+
+// loadConns is how many connections Load reads through: the store's own and
+// loadConns-1 short-lived read-only ones (synced first, so they see every
+// committed write). The server handles sessions in parallel.
+const loadConns = 4
 
 type zkLogger struct{ log *slog.Logger }
 
@@ -97,7 +113,8 @@ func openZK(ctx context.Context, c Config, logger *slog.Logger, m *metrics) (*ZK
 	if err != nil {
 		return nil, err
 	}
-	s := &ZK{log: logger.With("backend", "zookeeper"), m: m, root: root, acl: zk.WorldACL(zk.PermAll), cache: map[string]*jobEntry{}}
+	s := &ZK{log: logger.With("backend", "zookeeper"), m: m, root: root, acl: zk.WorldACL(zk.PermAll),
+		servers: servers, timeout: c.sessionTimeout(), auth: c.ZKAuth, cache: map[string]*jobEntry{}}
 	conn, _, err := zk.Connect(servers, c.sessionTimeout(),
 		zk.WithEventCallback(s.onEvent), zk.WithLogger(zkLogger{logger}), zk.WithLogInfo(false))
 	if err != nil {
@@ -112,9 +129,18 @@ func openZK(ctx context.Context, c Config, logger *slog.Logger, m *metrics) (*ZK
 			return nil, fmt.Errorf("store: zookeeper digest auth as %q: %w", user, err)
 		}
 	}
-	if err := s.initLayout(ctx); err != nil {
-		s.Close()
-		return nil, err
+	// The layout is created idempotently: retry when the connection
+	// dropped under a request.
+	for attempt := 1; ; attempt++ {
+		err := s.initLayout(ctx)
+		if err == nil {
+			break
+		}
+		if attempt == 5 || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
+			s.Close()
+			return nil, err
+		}
+		s.log.Debug("retry layout creation", "err", err)
 	}
 	s.log.Info("store opened", "servers", strings.Join(servers, ","), "root", root, "session_timeout", c.sessionTimeout())
 	return s, nil
@@ -122,13 +148,10 @@ func openZK(ctx context.Context, c Config, logger *slog.Logger, m *metrics) (*ZK
 
 func (s *ZK) p(parts ...string) string { return s.root + "/" + strings.Join(parts, "/") }
 
-func (s *ZK) jobPath(name string) string { return s.p("jobs", shard(name), escape(name)) }
-func (s *ZK) cursorPath(name string) string {
-	return s.jobPath(name) + "/cursor"
-}
-func (s *ZK) runsPath(name string) string { return s.jobPath(name) + "/runs" }
+func (s *ZK) jobPath(name string) string   { return s.p("jobs", shard(name), escape(name)) }
+func (s *ZK) statePath(name string) string { return s.jobPath(name) + "/state" }
 func (s *ZK) runPath(job string, id scheduler.RunID) string {
-	return s.runsPath(job) + "/" + escape(string(id))
+	return s.statePath(job) + "/" + escape(string(id))
 }
 
 // initLayout creates the root, format marker, election dir and job shards

@@ -82,7 +82,7 @@ func TestElectionThreeCandidates(t *testing.T) {
 	ctx := ctxT(t)
 	var stores [3]store.Store
 	for i := range stores {
-		stores[i] = open(t, store.Config{URL: url, ZKSessionTimeout: 2 * time.Second})
+		stores[i] = open(t, store.Config{URL: url, ZKSessionTimeout: 4 * time.Second})
 	}
 	a := waitTerm(t, campaign(ctx, stores[0], "a"), "a")
 	waitLeader(t, stores[0], "a")
@@ -170,17 +170,16 @@ type nopLogger struct{}
 
 func (nopLogger) Printf(string, ...any) {}
 
-// TestExpiredLeaderIsFenced: a leader cut off from ZooKeeper (blackholed
+// testExpiredLeaderIsFenced: a leader cut off from ZooKeeper (blackholed
 // TCP path, longer than the session timeout) loses its term as soon as it is
 // disconnected; another instance takes over; when the old leader's path
 // comes back, its commit fails with ErrFenced at ZooKeeper (its candidate is
 // gone), and it can campaign again behind the new leader.
-func TestExpiredLeaderIsFenced(t *testing.T) {
-	srv := zktest.Start(t)
+func testExpiredLeaderIsFenced(t *testing.T, srv *zktest.Server) {
 	proxy := zktest.NewProxy(t, srv.Addr())
 	ctx := ctxT(t)
 	cfg := func(addr string) store.Config {
-		return store.Config{URL: "zk://" + addr + "/fence", ZKSessionTimeout: time.Second}
+		return store.Config{URL: "zk://" + addr + "/fence", ZKSessionTimeout: 4 * time.Second}
 	}
 	old := open(t, cfg(proxy.Addr()))
 	next := open(t, cfg(srv.Addr()))
@@ -241,11 +240,10 @@ func TestExpiredLeaderIsFenced(t *testing.T) {
 	waitCandidates(t, []string{srv.Addr()}, "/fence/election", 1)
 }
 
-// TestDigestAuth: with zk-auth every created znode carries a digest ACL:
+// testDigestAuth: with zk-auth every created znode carries a digest ACL:
 // a client without the credentials cannot read them, nor can a store with
 // other credentials open.
-func TestDigestAuth(t *testing.T) {
-	srv := zktest.Start(t)
+func testDigestAuth(t *testing.T, srv *zktest.Server) {
 	ctx := ctxT(t)
 	url := "zk://" + srv.Addr() + "/secure"
 	s := open(t, store.Config{URL: url, ZKAuth: "horae:s3cret"})
@@ -276,10 +274,9 @@ func TestDigestAuth(t *testing.T) {
 	}
 }
 
-// TestZooKeeperRestart: the server restarts under an open store; the session
+// testZooKeeperRestart: the server restarts under an open store; the session
 // survives (the server restores it), writes go on and nothing is lost.
-func TestZooKeeperRestart(t *testing.T) {
-	srv := zktest.Start(t)
+func testZooKeeperRestart(t *testing.T, srv *zktest.Server) {
 	ctx := ctxT(t)
 	cfg := store.Config{URL: "zk://" + srv.Addr() + "/restart", ZKSessionTimeout: 4 * time.Second}
 	s := open(t, cfg)
@@ -312,10 +309,9 @@ func TestZooKeeperRestart(t *testing.T) {
 	}
 }
 
-// TestLargeBatchIsSplit: a batch over jute.maxbuffer goes in several fenced
+// testLargeBatchIsSplit: a batch over jute.maxbuffer goes in several fenced
 // Multis and arrives whole; a normal batch is one write request.
-func TestLargeBatchIsSplit(t *testing.T) {
-	srv := zktest.Start(t)
+func testLargeBatchIsSplit(t *testing.T, srv *zktest.Server) {
 	ctx := ctxT(t)
 	reg := prometheus.NewRegistry()
 	s := open(t, store.Config{URL: "zk://" + srv.Addr() + "/split", Registerer: reg})

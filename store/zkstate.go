@@ -14,11 +14,12 @@ import (
 	"github.com/horae-scheduler/horae/scheduler"
 )
 
-// parallel calls f(0..n-1) from at most loadParallelism goroutines and
-// returns the first error; it stops handing out work once one failed or ctx
-// ended. go-zookeeper pipelines the requests on the one connection, so this
-// turns n round trips into about n/loadParallelism.
-func parallel(ctx context.Context, n int, f func(i int) error) error {
+// parallel calls f(w, i) for i in 0..n-1 from at most loadParallelism
+// workers (w is the worker's number) and returns the first error; it stops
+// handing out work once one failed or ctx ended. go-zookeeper pipelines the
+// requests on a connection, so this turns n round trips into about
+// n/loadParallelism.
+func parallel(ctx context.Context, n int, f func(w, i int) error) error {
 	var (
 		next   atomic.Int64
 		failed atomic.Bool
@@ -38,7 +39,7 @@ func parallel(ctx context.Context, n int, f func(i int) error) error {
 				}
 				err := ctx.Err()
 				if err == nil {
-					err = f(i)
+					err = f(w, i)
 				}
 				if err != nil {
 					once.Do(func() { first = err })
@@ -51,9 +52,40 @@ func parallel(ctx context.Context, n int, f func(i int) error) error {
 	return first
 }
 
-// Load implements Store: every read is issued concurrently on the one
-// connection (shard listings, then job, cursor and run listing per job, then
-// runs).
+// readers opens n-1 extra connections for Load, authenticated like the
+// store's and synced with the leader, and returns them after the store's
+// own. close closes the extra ones.
+func (s *ZK) readers(n int) (conns []*zk.Conn, close func(), err error) {
+	conns = []*zk.Conn{s.conn}
+	close = func() {
+		for _, c := range conns[1:] {
+			c.Close()
+		}
+	}
+	for i := 1; i < n; i++ {
+		c, _, err := zk.Connect(s.servers, s.timeout, zk.WithLogger(zkLogger{s.log}), zk.WithLogInfo(false))
+		if err != nil {
+			close()
+			return nil, nil, fmt.Errorf("connect reader: %w", err)
+		}
+		conns = append(conns, c)
+		if s.auth != "" {
+			if err := c.AddAuth("digest", []byte(s.auth)); err != nil {
+				close()
+				return nil, nil, fmt.Errorf("authenticate reader: %w", err)
+			}
+		}
+		if _, err := c.Sync(s.root); err != nil {
+			close()
+			return nil, nil, fmt.Errorf("sync reader: %w", err)
+		}
+	}
+	return conns, close, nil
+}
+
+// Load implements Store: every read is issued concurrently over loadConns
+// connections (shard listings; then job and state per job; then the run
+// listing of jobs with runs; then the runs).
 func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -63,8 +95,12 @@ func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 		cache map[string]*jobEntry
 	)
 	err := do(ctx, s, func() error {
-		var err error
-		st, cache, err = s.load(ctx)
+		conns, closeReaders, err := s.readers(loadConns)
+		if err != nil {
+			return err
+		}
+		defer closeReaders()
+		st, cache, err = s.load(ctx, conns)
 		return err
 	})
 	if err != nil {
@@ -76,12 +112,13 @@ func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 	return st, nil
 }
 
-func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, error) {
+func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[string]*jobEntry, error) {
 	var st scheduler.State
+	conn := func(w int) *zk.Conn { return conns[w%len(conns)] }
 	shards := make([][]string, shardCount)
-	err := parallel(ctx, shardCount, func(i int) error {
+	err := parallel(ctx, shardCount, func(w, i int) error {
 		p := s.p("jobs", fmt.Sprintf("%02x", i))
-		names, _, err := s.conn.Children(p)
+		names, _, err := conn(w).Children(p)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}
@@ -105,35 +142,23 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 		}
 	}
 	type jobLoad struct {
-		job     []byte
-		stat    *zk.Stat
-		cursor  []byte
-		cstat   *zk.Stat
-		runs    []string
-		gone    bool
-		runData [][]byte
-		runStat []*zk.Stat
+		job, state         []byte
+		jobStat, stateStat *zk.Stat
+		runs               []string
+		runData            [][]byte
+		runStat            []*zk.Stat
 	}
 	loads := make([]jobLoad, len(names))
-	err = parallel(ctx, 3*len(names), func(i int) error {
-		j, l := names[i/3], &loads[i/3]
+	err = parallel(ctx, 2*len(names), func(w, i int) error {
+		j, l := names[i/2], &loads[i/2]
 		var err error
-		switch i % 3 {
-		case 0:
-			l.job, l.stat, err = s.conn.Get(s.jobPath(j))
-			if errors.Is(err, zk.ErrNoNode) {
-				l.gone, err = true, nil
-			}
-		case 1:
-			l.cursor, l.cstat, err = s.conn.Get(s.cursorPath(j))
-			if errors.Is(err, zk.ErrNoNode) {
-				l.cursor, l.cstat, err = nil, nil, nil
-			}
-		case 2:
-			l.runs, _, err = s.conn.Children(s.runsPath(j))
-			if errors.Is(err, zk.ErrNoNode) {
-				l.runs, err = nil, nil
-			}
+		if i%2 == 0 {
+			l.job, l.jobStat, err = conn(w).Get(s.jobPath(j))
+		} else {
+			l.state, l.stateStat, err = conn(w).Get(s.statePath(j))
+		}
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil // deleted meanwhile: only possible without a leader
 		}
 		if err != nil {
 			return fmt.Errorf("read job %q: %w", j, err)
@@ -143,21 +168,37 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 	if err != nil {
 		return st, nil, err
 	}
+	var withRuns []int
+	for ji := range loads {
+		if l := &loads[ji]; l.stateStat != nil && l.stateStat.NumChildren > 0 {
+			withRuns = append(withRuns, ji)
+		}
+	}
+	err = parallel(ctx, len(withRuns), func(w, i int) error {
+		ji := withRuns[i]
+		runs, _, err := conn(w).Children(s.statePath(names[ji]))
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return fmt.Errorf("list runs of job %q: %w", names[ji], err)
+		}
+		l := &loads[ji]
+		l.runs, l.runData, l.runStat = runs, make([][]byte, len(runs)), make([]*zk.Stat, len(runs))
+		return nil
+	})
+	if err != nil {
+		return st, nil, err
+	}
 	type runRef struct{ job, run int }
 	var refs []runRef
-	for ji := range loads {
-		l := &loads[ji]
-		l.runData = make([][]byte, len(l.runs))
-		l.runStat = make([]*zk.Stat, len(l.runs))
-		for ri := range l.runs {
+	for _, ji := range withRuns {
+		for ri := range loads[ji].runs {
 			refs = append(refs, runRef{ji, ri})
 		}
 	}
-	err = parallel(ctx, len(refs), func(i int) error {
+	err = parallel(ctx, len(refs), func(w, i int) error {
 		r := refs[i]
 		l := &loads[r.job]
-		p := s.runsPath(names[r.job]) + "/" + l.runs[r.run]
-		data, stat, err := s.conn.Get(p)
+		p := s.statePath(names[r.job]) + "/" + l.runs[r.run]
+		data, stat, err := conn(w).Get(p)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}
@@ -173,7 +214,7 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 	cache := make(map[string]*jobEntry, len(names))
 	for ji, name := range names {
 		l := &loads[ji]
-		if l.gone {
+		if l.jobStat == nil || l.stateStat == nil {
 			continue
 		}
 		var job scheduler.Job
@@ -184,21 +225,20 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 			return st, nil, fmt.Errorf("%s holds job %q: name mismatch", s.jobPath(name), job.Name)
 		}
 		st.Jobs = append(st.Jobs, job)
-		e := &jobEntry{exists: true, version: l.stat.Version, cursor: -1, runs: make(map[scheduler.RunID]int32, len(l.runs))}
-		if l.cstat != nil {
+		e := &jobEntry{exists: true, version: l.jobStat.Version, state: l.stateStat.Version, runs: make(map[scheduler.RunID]int32, len(l.runs))}
+		if len(l.state) > 0 {
 			var c scheduler.Cursor
-			if err := decode(l.cursor, &c, s.cursorPath(name)); err != nil {
+			if err := decode(l.state, &c, s.statePath(name)); err != nil {
 				return st, nil, err
 			}
 			st.Cursors = append(st.Cursors, c)
-			e.cursor = l.cstat.Version
 		}
 		for ri, data := range l.runData {
 			if l.runStat[ri] == nil {
 				continue
 			}
 			var r scheduler.Run
-			if err := decode(data, &r, s.runsPath(name)+"/"+l.runs[ri]); err != nil {
+			if err := decode(data, &r, s.statePath(name)+"/"+l.runs[ri]); err != nil {
 				return st, nil, err
 			}
 			st.Runs = append(st.Runs, r)
@@ -224,9 +264,9 @@ func (s *ZK) hydrate(ctx context.Context, names []string) error {
 	}
 	entries := make([]*jobEntry, len(missing))
 	err := do(ctx, s, func() error {
-		return parallel(ctx, len(missing), func(i int) error {
+		return parallel(ctx, len(missing), func(_, i int) error {
 			name := missing[i]
-			e := &jobEntry{cursor: -1, runs: map[scheduler.RunID]int32{}}
+			e := &jobEntry{runs: map[scheduler.RunID]int32{}}
 			entries[i] = e
 			ok, st, err := s.conn.Exists(s.jobPath(name))
 			if err != nil {
@@ -236,14 +276,15 @@ func (s *ZK) hydrate(ctx context.Context, names []string) error {
 				return nil
 			}
 			e.exists, e.version = true, st.Version
-			ok, st, err = s.conn.Exists(s.cursorPath(name))
+			ok, st, err = s.conn.Exists(s.statePath(name))
 			if err != nil {
-				return fmt.Errorf("check cursor of job %q: %w", name, err)
+				return fmt.Errorf("check state of job %q: %w", name, err)
 			}
-			if ok {
-				e.cursor = st.Version
+			if !ok {
+				return fmt.Errorf("job %q has no state znode %s", name, s.statePath(name))
 			}
-			runs, _, err := s.conn.Children(s.runsPath(name))
+			e.state = st.Version
+			runs, _, err := s.conn.Children(s.statePath(name))
 			if err != nil {
 				return fmt.Errorf("list runs of job %q: %w", name, err)
 			}
@@ -252,7 +293,7 @@ func (s *ZK) hydrate(ctx context.Context, names []string) error {
 				if err != nil {
 					return err
 				}
-				ok, st, err := s.conn.Exists(s.runsPath(name) + "/" + esc)
+				ok, st, err := s.conn.Exists(s.statePath(name) + "/" + esc)
 				if err != nil {
 					return fmt.Errorf("check run %q of job %q: %w", id, name, err)
 				}
@@ -410,8 +451,8 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 			return out, nil
 		}
 		create(s.jobPath(name), data)
-		create(s.runsPath(name), nil)
-		*e = jobEntry{exists: true, cursor: -1, runs: map[scheduler.RunID]int32{}}
+		create(s.statePath(name), nil)
+		*e = jobEntry{exists: true, runs: map[scheduler.RunID]int32{}}
 	case scheduler.DeleteJob:
 		e := entry(r.Name)
 		if !e.exists {
@@ -425,12 +466,9 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 		for _, id := range ids {
 			del(s.runPath(r.Name, scheduler.RunID(id)), e.runs[scheduler.RunID(id)])
 		}
-		del(s.runsPath(r.Name), 0)
-		if e.cursor >= 0 {
-			del(s.cursorPath(r.Name), e.cursor)
-		}
+		del(s.statePath(r.Name), e.state)
 		del(s.jobPath(r.Name), e.version)
-		*e = jobEntry{cursor: -1, runs: map[scheduler.RunID]int32{}}
+		*e = jobEntry{runs: map[scheduler.RunID]int32{}}
 	case scheduler.PutCursor:
 		job := r.Cursor.Job
 		e := entry(job)
@@ -441,13 +479,8 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 		if err != nil {
 			return nil, err
 		}
-		if e.cursor >= 0 {
-			set(s.cursorPath(job), data, e.cursor)
-			e.cursor++
-		} else {
-			create(s.cursorPath(job), data)
-			e.cursor = 0
-		}
+		set(s.statePath(job), data, e.state)
+		e.state++
 	case scheduler.PutRun:
 		job, id := r.Run.Job, r.Run.ID
 		if err := checkName("run", string(id)); err != nil {

@@ -179,7 +179,7 @@ func (s *Server) start() {
 		return
 	}
 	cmd := exec.Command("java",
-		"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+		"-Xmx1g", "-XX:+UseParallelGC", "-Xshare:auto",
 		"-cp", Jar+":"+confDir,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", s.cfgPath)
 	s.output = &tailBuffer{max: 16 << 10}
