@@ -214,6 +214,11 @@ func (n *Notifier) Run(ctx context.Context) error {
 	}
 	n.started = true
 	n.mu.Unlock()
+	sinks := make([]string, len(n.queues))
+	for i, q := range n.queues {
+		sinks[i] = q.sink.name()
+	}
+	n.logger.Info("notifier started", "sinks", sinks)
 
 	// Deliveries outlive ctx by the drain period; work ends them after it.
 	work, abort := context.WithCancel(context.WithoutCancel(ctx))
