@@ -19,7 +19,9 @@
 // secret and environment values are redacted), or only log failures (Chronos
 // did; here they are counted).
 //
-// Invariant: an accepted notice is delivered at most once per sink and
-// event (a bounded memory of recent events drops repeats), and every
-// delivery ends as exactly one of sent, failed or dropped in the metrics.
+// Invariant: an event is enqueued at most once per sink (a bounded memory
+// of recent events drops repeats), and every delivery ends as exactly one of
+// sent, failed or dropped in the metrics. A retry after an attempt whose
+// answer was lost may repeat a delivery; it carries the same delivery ID
+// (webhooks) or Message-ID (e-mail), so receivers can tell.
 package notify
