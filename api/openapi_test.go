@@ -164,6 +164,22 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 		{"GET", "/api/v1/schedule/preview?schedule=R/2026-01-01T00:00:00Z/PT1H&count=2", "/api/v1/schedule/preview", "", 200},
 		{"GET", "/api/v1/graph", "/api/v1/graph", "", 200},
 		{"GET", "/api/v1/leader", "/api/v1/leader", "", 200},
+		// The Chronos surface.
+		{"POST", "/v1/scheduler/iso8601", "/v1/scheduler/iso8601", `{"name":"q","command":"x","cpus":"0.5","whatever":1}`, 204},
+		{"POST", "/v1/scheduler/iso8601", "/v1/scheduler/iso8601", `{"name":"q q","command":"x"}`, 400},
+		{"PUT", "/v1/scheduler/dependency", "/v1/scheduler/dependency", `{"name":"d","command":"x","parents":["q"]}`, 204},
+		{"GET", "/v1/scheduler/jobs", "/v1/scheduler/jobs", "", 200},
+		{"GET", "/v1/scheduler/jobs/search?name=q", "/v1/scheduler/jobs/search", "", 200},
+		{"GET", "/v1/scheduler/jobs/summary", "/v1/scheduler/jobs/summary", "", 200},
+		{"GET", "/v1/scheduler/job/p", "/v1/scheduler/job/{name}", "", 200},
+		{"GET", "/v1/scheduler/job/zz", "/v1/scheduler/job/{name}", "", 400},
+		{"PUT", "/v1/scheduler/job/q", "/v1/scheduler/job/{name}", "", 204},
+		{"GET", "/v1/scheduler/job/stat/p", "/v1/scheduler/job/stat/{name}", "", 200},
+		{"GET", "/v1/scheduler/stats/median", "/v1/scheduler/stats/{pct}", "", 200},
+		{"DELETE", "/v1/scheduler/task/kill/q", "/v1/scheduler/task/kill/{name}", "", 204},
+		{"GET", "/v1/scheduler/leader", "/v1/scheduler/leader", "", 200},
+		{"DELETE", "/v1/scheduler/job/d", "/v1/scheduler/job/{name}", "", 204},
+		{"GET", "/metrics", "/metrics", "", 200},
 	}
 	paths := doc["paths"].(map[string]any)
 	for _, tc := range cases {
