@@ -302,3 +302,36 @@ func TestExecutorBinary(t *testing.T) {
 		t.Fatalf("chronos without credentials = %d %v", r.code, r.hdr)
 	}
 }
+
+// TestChronosClientBodies sends the bodies of the Chronos docs and of Go and
+// Java clients: strings for numbers and booleans, 2.x fields, a Docker
+// container with networkInfos the API does not use.
+func TestChronosClientBodies(t *testing.T) {
+	s := newServer(t, Config{}, nil)
+	bodies := []struct{ path, body string }{
+		{"/v1/scheduler/iso8601", `{"schedule":"R10/2012-10-01T05:52:00Z/PT2S","name":"SAMPLE_JOB1","epsilon":"PT30M","command":"echo 'FOO' >> /tmp/JOB1_OUT","owner":"bob@airbnb.com","async":false}`},
+		{"/v1/scheduler/iso8601", `{"schedule":"R/2014-09-25T17:22:00Z/PT2M","name":"dockerjob","container":{"type":"DOCKER","image":"libmesos/ubuntu","network":"BRIDGE","networkInfos":[{"name":"n"}],"volumes":[{"containerPath":"/var/log/","hostPath":"/logs/","mode":"RW"}]},"cpus":"0.5","mem":"512","uris":[],"command":"while sleep 10; do date =u %T; done"}`},
+		{"/v1/scheduler/dependency", `{"parents":["SAMPLE_JOB1"],"epsilon":"PT30M","cpus":"0.1","shell":"true","command":"echo dep","name":"dep-job","mem":"32"}`},
+	}
+	for _, b := range bodies {
+		s.must(t, 204, "POST", b.path, b.body)
+	}
+	var docker Job
+	_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/v1/scheduler/job/dockerjob", "")), &docker)
+	if docker.Container == nil || docker.Container.Image != "libmesos/ubuntu" || len(docker.Container.Volumes) != 1 || docker.CPUs != 0.5 || docker.Mem != 512 {
+		t.Fatalf("docker job = %+v", docker)
+	}
+	var dep Job
+	_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/v1/scheduler/job/dep-job", "")), &dep)
+	if !dep.Shell || dep.StartingDeadline != "PT30M" || dep.Mem != 32 || dep.CPUs != 0.1 {
+		t.Fatalf("dependent job = %+v", dep)
+	}
+	// go-chronos / Terraform: update = delete + create; read = GET jobs + filter.
+	s.must(t, 204, "DELETE", "/v1/scheduler/job/dep-job", "")
+	s.must(t, 204, "POST", "/v1/scheduler/dependency", `{"parents":["SAMPLE_JOB1"],"command":"echo dep2","name":"dep-job"}`)
+	var all []Job
+	_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/v1/scheduler/jobs", "")), &all)
+	if len(all) != 3 || all[1].Name != "dep-job" || all[1].Command != "echo dep2" {
+		t.Fatalf("jobs after delete+create = %+v", all)
+	}
+}
