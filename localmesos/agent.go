@@ -482,6 +482,17 @@ func (m *Mesos) executorExited(ex *executor, status int, launchErr error) {
 		}
 	}
 	m.log.Info("executor exited", "executor", ex.id, "framework", ex.fwID, "status", status)
+	m.finished = append(m.finished, key)
+	if len(m.finished) > maxRuns {
+		old := m.finished[0]
+		m.finished = m.finished[1:]
+		if runs := m.runs[old]; len(runs) > 0 {
+			m.runs[old] = runs[1:]
+			if len(m.runs[old]) == 0 {
+				delete(m.runs, old)
+			}
+		}
+	}
 	fw := m.frameworks[ex.fwID]
 	if ex.frameworkGone || ex.agentLost || m.shutdown || fw == nil {
 		for _, t := range ex.tasks {
@@ -530,12 +541,14 @@ func (m *Mesos) agentUpdateLocked(t *task, st mesos.TaskStatus, now time.Time) {
 	t.state = st.GetState()
 	latest := st
 	t.latest = &latest
-	if isTerminal(t.state) {
-		m.releaseTaskLocked(t)
-	}
 	t.pending = append(t.pending, st)
 	if len(t.pending) == 1 {
 		m.forwardLocked(t, now)
+	}
+	if isTerminal(t.state) && !t.released {
+		// Freed resources are offered at once, as a separate offer.
+		m.releaseTaskLocked(t)
+		m.allocateLocked(now)
 	}
 }
 
@@ -704,11 +717,16 @@ func (m *Mesos) executorSubscribe(w http.ResponseWriter, r *http.Request, call *
 	now := time.Now()
 	m.mu.Lock()
 	ex, herr := m.findExecutorLocked(call)
+	if herr == nil && m.shutdown {
+		herr = &httpError{code: http.StatusServiceUnavailable, body: "Agent is shutting down"}
+	}
 	if herr != nil {
 		m.mu.Unlock()
 		herr.write(w)
 		return
 	}
+	m.streams.Add(1)
+	defer m.streams.Done()
 	if ex.stream != nil {
 		ex.stream.end()
 	}

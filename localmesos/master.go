@@ -202,6 +202,8 @@ func (m *Mesos) subscribe(w http.ResponseWriter, r *http.Request, call *schedule
 		return
 	}
 	var fw *framework
+	m.streams.Add(1)
+	defer m.streams.Done()
 	if info.ID != nil && m.removed[info.ID.Value] {
 		m.sendRaw(s, &scheduler.Event{Type: scheduler.Event_ERROR, Error: &scheduler.Event_Error{Message: "Framework has been removed"}})
 		s.end()

@@ -56,6 +56,11 @@ type Config struct {
 	RecoveryTimeout time.Duration
 }
 
+// maxRuns bounds how many exited executor runs /files still knows, so a
+// long-running localmesos does not grow without end (sandboxes stay on
+// disk).
+const maxRuns = 5000
+
 // version is the Mesos version localmesos reports.
 const version = "1.12.0"
 
@@ -71,13 +76,14 @@ type Mesos struct {
 	tempDir  bool
 	faults   *Faults
 
-	ln     net.Listener
-	srv    *http.Server
-	host   string // advertised IP or hostname
-	port   int
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
+	ln      net.Listener
+	srv     *http.Server
+	host    string // advertised IP or hostname
+	port    int
+	stop    chan struct{}
+	wg      sync.WaitGroup // server, housekeeping, executor processes
+	streams sync.WaitGroup // stream handlers; Add only under mu before shutdown
+	closed  sync.Once
 
 	mu           sync.Mutex
 	agentSeq     int
@@ -87,7 +93,8 @@ type Mesos struct {
 	frameworks   map[string]*framework
 	removed      map[string]bool
 	executors    map[exKey]*executor   // live executors of the current agent
-	runs         map[exKey][]*executor // every run, for /files
+	runs         map[exKey][]*executor // runs, for /files; see maxRuns
+	finished     []exKey               // keys of exited runs, oldest first
 	total        resources
 	used         resources // tasks and executors on the current agent
 	allocRound   int
@@ -267,6 +274,7 @@ func (m *Mesos) Close() error {
 			ex.kill()
 		}
 		m.wg.Wait()
+		m.streams.Wait()
 		if m.tempDir {
 			if rerr := os.RemoveAll(m.cfg.WorkDir); rerr != nil && err == nil {
 				err = fmt.Errorf("localmesos: remove work dir: %w", rerr)
