@@ -137,6 +137,11 @@ func serveLocal(t testing.TB, extra ...string) *proc {
 	p := startHorae(t, "horae serve", args...)
 	p.URL = "http://" + addr
 	waitFor(t, 30*time.Second, "horae serve to lead", func() (bool, string) {
+		select {
+		case <-p.done:
+			t.Fatalf("horae serve exited before leading:\n%s", tail(p.out.String(), 4000))
+		default:
+		}
 		var leader map[string]any
 		code, body := call(t, http.MethodGet, p.URL+"/v1/scheduler/leader", nil, &leader)
 		return code == 200 && leader["leader"] != "", fmt.Sprintf("leader: %d %s", code, body)

@@ -25,6 +25,7 @@ import (
 	"github.com/horae-scheduler/horae/leader"
 	"github.com/horae-scheduler/horae/localmesos"
 	"github.com/horae-scheduler/horae/metrics"
+	"github.com/horae-scheduler/horae/notify"
 	"github.com/horae-scheduler/horae/scheduler"
 	"github.com/horae-scheduler/horae/store"
 )
@@ -75,6 +76,15 @@ built-in single-machine Mesos master and agent, and the API on
 	f.Bool("examples", false, "load example jobs when the store is empty")
 	f.Bool("metrics-per-job", false, "also export per-job run series (cardinality grows with the number of jobs)")
 	f.Duration("local-heartbeat", 15*time.Second, "heartbeat interval of the built-in Mesos")
+	f.String("cluster-name", "", "prefix of notification subjects, e.g. prod")
+	f.String("notify-webhook-url", "", "URL that receives a JSON POST per notification")
+	f.String("notify-webhook-secret-file", "", "file holding the HMAC-SHA256 key that signs webhook notifications")
+	f.String("notify-slack-url", "", "Slack-compatible incoming webhook URL")
+	f.String("smtp-addr", "", "SMTP server host:port for e-mail notifications to job owners")
+	f.String("smtp-from", "", "sender address of e-mail notifications")
+	f.String("smtp-user", "", "SMTP user (AUTH PLAIN)")
+	f.String("smtp-password-file", "", "file holding the SMTP password")
+	f.Bool("smtp-starttls", true, "require STARTTLS with the SMTP server (with --smtp-addr)")
 	return cmd
 }
 
@@ -187,6 +197,26 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("leader metrics: %w", err)
 	}
+	notifyCfg, err := notifyConfig(v)
+	if err != nil {
+		return err
+	}
+	notifier, err := notify.New(notifyCfg, notify.Deps{
+		Jobs: func(name string) (scheduler.Job, bool) {
+			view, ok := cat.Job(name)
+			return view.Job, ok
+		},
+		Logger:     logger.With("component", "notify"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("notifications: %w", err)
+	}
+	{
+		nCtx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return notifier.Run(nCtx) }, func(error) { cancel() })
+	}
+
 	historyLimit := v.GetInt("history-limit")
 	sup, err := leader.NewSupervisor(leader.SupervisorConfig{
 		Elect: func(ctx context.Context) (leader.Term, error) {
@@ -208,6 +238,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		Store:     st,
 		Framework: fw,
 		ReadModel: leader.Fanout{cat, runMetrics},
+		Notifier:  notifier,
 		Metrics:   leaderMetrics,
 		Logger:    logger.With("component", "leader"),
 	})
@@ -256,6 +287,35 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 	}
 	logger.Info("horae serving", "listen", ln.Addr().String(), "store", storeDescription(storeCfg), "mesos", master, "version", version)
 	return g.Run()
+}
+
+// notifyConfig reads the notification flags; secrets come from files so
+// they stay out of process listings.
+func notifyConfig(v *viper.Viper) (notify.Config, error) {
+	cfg := notify.Config{
+		ClusterName:  v.GetString("cluster-name"),
+		WebhookURL:   v.GetString("notify-webhook-url"),
+		SlackURL:     v.GetString("notify-slack-url"),
+		SMTPAddr:     v.GetString("smtp-addr"),
+		SMTPFrom:     v.GetString("smtp-from"),
+		SMTPUser:     v.GetString("smtp-user"),
+	}
+	if cfg.SMTPAddr != "" {
+		cfg.SMTPStartTLS = v.GetBool("smtp-starttls")
+	}
+	for flag, dst := range map[string]*string{
+		"notify-webhook-secret-file": &cfg.WebhookSecret,
+		"smtp-password-file":         &cfg.SMTPPassword,
+	} {
+		if path := v.GetString(flag); path != "" {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return cfg, fmt.Errorf("--%s: %w", flag, err)
+			}
+			*dst = strings.TrimSpace(string(data))
+		}
+	}
+	return cfg, cfg.Validate()
 }
 
 func storeDescription(c store.Config) string {
