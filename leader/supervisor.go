@@ -51,6 +51,9 @@ type SupervisorConfig struct {
 	Now       func() time.Time
 	// RetryDelay is the pause after a failed election or load; default 1 s.
 	RetryDelay time.Duration
+	// OnLeadership, when set, is told when a term starts leading and when
+	// it ends (for the event stream). It must not block.
+	OnLeadership func(epoch int64, leading bool)
 }
 
 // Supervisor campaigns for leadership and runs one Loop per term won, until
@@ -137,6 +140,9 @@ func (s *Supervisor) lead(ctx context.Context, term Term) (err error) {
 			rcancel()
 		}
 		s.cfg.Metrics.leading(false)
+		if s.cfg.OnLeadership != nil {
+			s.cfg.OnLeadership(epoch, false)
+		}
 		logger.Info("leadership term over")
 	}()
 	wg.Add(1)
@@ -173,6 +179,9 @@ func (s *Supervisor) lead(ctx context.Context, term Term) (err error) {
 	}
 	logger.Info("leading", "jobs", len(state.Jobs), "runs", len(state.Runs))
 	s.cfg.Metrics.leading(true)
+	if s.cfg.OnLeadership != nil {
+		s.cfg.OnLeadership(epoch, true)
+	}
 
 	wg.Add(1)
 	go func() {
