@@ -1,7 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,6 +54,14 @@ disk of --work-dir.`,
 				return err
 			}
 			_, _ = fmt.Fprintln(cmd.OutOrStdout(), "localmesos listening on", m.URL())
+			if addr := v.GetString("fault-control"); addr != "" {
+				stop, err := serveFaultControl(ctx, addr, m)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				_, _ = fmt.Fprintln(cmd.OutOrStdout(), "localmesos fault control on", addr)
+			}
 			return m.Wait(ctx)
 		},
 	}
@@ -61,5 +73,21 @@ disk of --work-dir.`,
 	f.Float64("mem", 0, "memory to offer, in MB (default: this machine's)")
 	f.Float64("disk", 0, "disk to offer, in MB (default: free space of --work-dir)")
 	f.Duration("heartbeat-interval", 0, "scheduler stream heartbeat interval (default 15s)")
+	f.String("fault-control", "", "address of a separate HTTP listener that switches faults on and off, for drills (off by default; never expose it)")
 	return cmd
+}
+
+// serveFaultControl serves localmesos.FaultHandler on its own listener.
+func serveFaultControl(ctx context.Context, addr string, m *localmesos.Mesos) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--fault-control %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: localmesos.FaultHandler(m.Faults()), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }
