@@ -293,12 +293,12 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 // they stay out of process listings.
 func notifyConfig(v *viper.Viper) (notify.Config, error) {
 	cfg := notify.Config{
-		ClusterName:  v.GetString("cluster-name"),
-		WebhookURL:   v.GetString("notify-webhook-url"),
-		SlackURL:     v.GetString("notify-slack-url"),
-		SMTPAddr:     v.GetString("smtp-addr"),
-		SMTPFrom:     v.GetString("smtp-from"),
-		SMTPUser:     v.GetString("smtp-user"),
+		ClusterName: v.GetString("cluster-name"),
+		WebhookURL:  v.GetString("notify-webhook-url"),
+		SlackURL:    v.GetString("notify-slack-url"),
+		SMTPAddr:    v.GetString("smtp-addr"),
+		SMTPFrom:    v.GetString("smtp-from"),
+		SMTPUser:    v.GetString("smtp-user"),
 	}
 	if cfg.SMTPAddr != "" {
 		cfg.SMTPStartTLS = v.GetBool("smtp-starttls")
