@@ -355,6 +355,14 @@ func TestMissedRunPolicies(t *testing.T) {
 					extra++
 				}
 			}
+			if c.notices > 0 {
+				// The cap keeps the newest slots, in order.
+				rs := h.runsOf("a")
+				first, last := rs[0].ScheduledFor, rs[len(rs)-1].ScheduledFor
+				if want := h.now.Add(-time.Duration(MaxMissedRuns-1) * time.Minute); !first.Equal(want) || !last.Equal(h.now) {
+					t.Errorf("kept slots %v..%v, want %v..%v", first, last, want, h.now)
+				}
+			}
 			if runs != c.runs || skipped != c.skipped || extra != c.notices {
 				t.Errorf("runs %d skipped %d cap notices %d; want %d %d %d", runs, skipped, extra, c.runs, c.skipped, c.notices)
 			}
@@ -477,5 +485,43 @@ func TestEmptyStartAnchor(t *testing.T) {
 	h.failover()
 	if got := h.last.WakeAt; !got.Equal(first) {
 		t.Errorf("after failover next slot %v, want %v", got, first)
+	}
+}
+
+// walkOnly hides an ISO schedule's index so owedSlots walks it.
+type walkOnly struct{ s slotter }
+
+func (w walkOnly) Next(after time.Time) (time.Time, bool) { return w.s.Next(after) }
+
+// TestOwedSlotsIndexedEqualsWalk: the O(1) backlog count of ISO schedules
+// agrees with walking the slots one by one, bounded repetitions included.
+func TestOwedSlotsIndexedEqualsWalk(t *testing.T) {
+	cases := []struct {
+		expr, tz  string
+		last, now time.Time
+	}{
+		{everyMin, "", t0, t0.Add(10 * time.Minute)},
+		{everyMin, "", t0, t0.Add(150 * time.Minute)},
+		{everyMin, "", t0.Add(5 * time.Minute), t0.Add(5 * time.Minute)},
+		{"R5/2026-03-01T00:01:00Z/PT1M", "", t0, t0.Add(150 * time.Minute)},
+		{"R5/2026-03-01T00:01:00Z/PT1M", "", t0.Add(3 * time.Minute), t0.Add(4*time.Minute + time.Second)},
+		{"R/2026-01-31T10:00:00/P1M", "Europe/Berlin", t0.Add(-60 * 24 * time.Hour), t0.Add(400 * 24 * time.Hour)},
+		{"R/2026-03-29T01:30:00/PT30M", "Europe/Berlin", t0, t0.Add(40 * 24 * time.Hour)},
+	}
+	for _, c := range cases {
+		t.Run(c.expr+"/"+c.now.Format(time.RFC3339), func(t *testing.T) {
+			s, _, err := parseSchedule(c.expr, c.tz, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := s.(indexed); !ok {
+				t.Fatalf("%T is not indexed", s)
+			}
+			k1, n1 := owedSlots(s, c.last, c.now)
+			k2, n2 := owedSlots(walkOnly{s}, c.last, c.now)
+			if n1 != n2 || !reflect.DeepEqual(k1, k2) {
+				t.Errorf("indexed %d %v\nwalked  %d %v", n1, k1, n2, k2)
+			}
+		})
 	}
 }

@@ -70,23 +70,7 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	}
 	js.blocked = false
 	now := e.now
-	// Keep the newest MaxMissedRuns owed slots; count the rest.
-	var buf [2]time.Time
-	kept := buf[:0]
-	total := 0
-	for t := js.cur.LastSlot; ; {
-		n, ok := js.sched.Next(t)
-		if !ok || n.After(now) {
-			break
-		}
-		total++
-		if len(kept) == MaxMissedRuns {
-			copy(kept, kept[1:])
-			kept = kept[:MaxMissedRuns-1]
-		}
-		kept = append(kept, n)
-		t = n
-	}
+	kept, total := owedSlots(js.sched, js.cur.LastSlot, now)
 	if total == 0 {
 		e.armSchedule(js)
 		return
@@ -117,6 +101,81 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	if !js.blocked {
 		e.armSchedule(js)
 	}
+}
+
+// indexed is implemented by ISO 8601 schedules: occurrences by index, so
+// a long backlog is counted without walking it.
+type indexed interface {
+	Index(after time.Time) (int64, bool)
+	Occurrence(k int64) (time.Time, bool)
+}
+
+// owedSlots returns the newest MaxMissedRuns slots in (last, now], oldest
+// first, and how many slots that interval holds in all. An ISO 8601
+// schedule is indexed (O(MaxMissedRuns) whatever the backlog); a cron
+// schedule is walked, keeping a ring of the newest.
+func owedSlots(s slotter, last, now time.Time) ([]time.Time, int) {
+	if ix, ok := s.(indexed); ok {
+		a, okA := ix.Index(last)
+		b, okB := ix.Index(now)
+		if okA && okB {
+			if b <= a {
+				return nil, 0
+			}
+			exists := func(k int64) bool { _, ok := ix.Occurrence(k); return ok }
+			hi := b // exclusive end of the existing owed occurrences
+			if !exists(b - 1) {
+				// Index ignores the repeat count: find where Rn ends.
+				if !exists(a) {
+					return nil, 0
+				}
+				lo, h := a, b-1 // exists(lo), !exists(h)
+				for h-lo > 1 {
+					mid := lo + (h-lo)/2
+					if exists(mid) {
+						lo = mid
+					} else {
+						h = mid
+					}
+				}
+				hi = h
+			}
+			from := a
+			if hi-from > MaxMissedRuns {
+				from = hi - MaxMissedRuns
+			}
+			kept := make([]time.Time, 0, hi-from)
+			for k := from; k < hi; k++ {
+				t, _ := ix.Occurrence(k)
+				kept = append(kept, t)
+			}
+			return kept, int(hi - a)
+		}
+	}
+	var buf [2]time.Time
+	kept := buf[:0]
+	total := 0
+	for t := last; ; {
+		n, ok := s.Next(t)
+		if !ok || n.After(now) {
+			break
+		}
+		if len(kept) < MaxMissedRuns {
+			kept = append(kept, n)
+		} else {
+			kept[total%MaxMissedRuns] = n
+		}
+		total++
+		t = n
+	}
+	if total == 0 {
+		return nil, 0
+	}
+	if total > MaxMissedRuns {
+		head := total % MaxMissedRuns // oldest kept
+		kept = append(append([]time.Time(nil), kept[head:]...), kept[:head]...)
+	}
+	return kept, total
 }
 
 // skipSlot records a schedule slot that will not run.
