@@ -64,8 +64,16 @@ func (e *Engine) evaluateDeps(cj *jobState) {
 	if len(j.Parents) == 0 || len(cj.cur.ParentOutcomes) == 0 {
 		return
 	}
-	succ, fail, reported := 0, 0, 0
+	// Parents the engine does not hold (a store restored without them)
+	// cannot report; they are left out rather than block forever.
+	parents := make([]string, 0, len(j.Parents))
 	for _, par := range j.Parents {
+		if _, ok := e.jobs[par]; ok {
+			parents = append(parents, par)
+		}
+	}
+	succ, fail, reported := 0, 0, 0
+	for _, par := range parents {
 		o, ok := cj.cur.ParentOutcomes[par]
 		if !ok {
 			continue
@@ -78,19 +86,18 @@ func (e *Engine) evaluateDeps(cj *jobState) {
 			fail++
 		}
 	}
-	final := reported == len(j.Parents)
-	holds := ruleHolds(j.TriggerRule, succ, fail, len(j.Parents), final)
+	final := reported == len(parents)
+	holds := ruleHolds(j.TriggerRule, succ, fail, len(parents), final)
 	if !final && !(holds && !cj.cur.Fired) {
 		return
 	}
-	gens := make(map[string]int64, len(j.Parents))
+	gens := make(map[string]int64, len(parents))
 	var sum int64
-	for _, par := range j.Parents {
+	for _, par := range parents {
 		g := e.jobs[par].cur.Generation
 		gens[par] = g
 		sum += g
 	}
-	parents := append([]string(nil), j.Parents...)
 	sort.Strings(parents)
 	triggerID := joinKeys(gens, parents)
 	fire := holds && !cj.cur.Fired

@@ -243,3 +243,23 @@ func TestDeleteWithDependents(t *testing.T) {
 		t.Errorf("both after q: %q", got)
 	}
 }
+
+// TestRestoreWithMissingParent: a stored child whose parent the store lost
+// does not stop the leader (Chronos crash-looped on a bad graph, §6).
+func TestRestoreWithMissingParent(t *testing.T) {
+	h := newHarness(t)
+	child := dep("child", "gone", "p")
+	child.Normalize()
+	p := sched("p", everyMin)
+	p.Normalize()
+	h.step(LeaderElected{Epoch: 1, State: State{Jobs: []Job{child, p},
+		Cursors: []Cursor{{Job: "child", ParentOutcomes: map[string]Outcome{"gone": OutcomeSuccess}}}}})
+	h.step(Subscribed{})
+	h.step(Reconciled{})
+	h.advance(time.Minute)
+	h.finishRun("p", 0)
+	if got := h.statesOf("child"); got != "pending" {
+		t.Errorf("child after p: %q", got)
+	}
+	h.step(JobMarkedSuccess{Job: "child"})
+}

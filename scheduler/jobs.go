@@ -111,10 +111,14 @@ func (e *Engine) reparent(js *jobState, oldParents []string) {
 		if _, ok := cur.Consumed[par]; ok {
 			continue
 		}
+		pj, ok := e.jobs[par]
+		if !ok {
+			continue
+		}
 		if cur.Consumed == nil {
 			cur.Consumed = make(map[string]int64)
 		}
-		cur.Consumed[par] = e.jobs[par].cur.Generation
+		cur.Consumed[par] = pj.cur.Generation
 	}
 	if len(cur.Consumed) == 0 {
 		cur.Consumed = nil

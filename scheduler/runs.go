@@ -231,16 +231,11 @@ func (e *Engine) settle(r *runState) {
 	if r.State.Terminal() {
 		return
 	}
-	pending := false
 	for _, t := range r.Tasks {
 		if !t.State.Terminal() {
 			return
 		}
-		if t.State == TaskPending {
-			pending = true
-		}
 	}
-	_ = pending
 	e.endAttempt(r)
 }
 
@@ -498,10 +493,14 @@ func (e *Engine) markSuccess(ev JobMarkedSuccess) error {
 		js.cur.ParentOutcomes = nil
 		js.cur.Fired = false
 		for _, par := range js.job.Parents {
+			pj, ok := e.jobs[par]
+			if !ok {
+				continue
+			}
 			if js.cur.Consumed == nil {
 				js.cur.Consumed = make(map[string]int64)
 			}
-			js.cur.Consumed[par] = e.jobs[par].cur.Generation
+			js.cur.Consumed[par] = pj.cur.Generation
 		}
 	}
 	e.markCursor(js)
