@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,16 @@ func executorMain() int {
 func executorProcess(t testing.TB, a *fakeAgent, sandbox string, guard bool, extraEnv ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
+	if bin := os.Getenv("HORAE_EXECUTOR_BIN"); bin != "" {
+		// A built horae binary instead of this test binary (benchmarks).
+		level := "debug"
+		if slices.Contains(extraEnv, "HORAE_EXECUTOR_TEST_QUIET=1") {
+			level = "error"
+		}
+		cmd = exec.Command(bin, "executor", "--log-level", level,
+			"--guard="+strconv.FormatBool(guard),
+			"--subreaper="+strconv.FormatBool(!slices.Contains(extraEnv, "HORAE_EXECUTOR_TEST_SUBREAPER=0")))
+	}
 	cmd.Dir = sandbox
 	g := "1"
 	if !guard {
@@ -85,7 +96,30 @@ func executorProcess(t testing.TB, a *fakeAgent, sandbox string, guard bool, ext
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start executor process: %v", err)
 	}
+	// An executor left running (a failed test) would retry its agent for
+	// the 15-minute recovery timeout: end it with the test. After Wait,
+	// Kill does nothing (os.Process knows the process is done).
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	return cmd
+}
+
+// waitExit waits (bounded) for an executor process to exit.
+func waitExit(tb testing.TB, a *fakeAgent, cmd *exec.Cmd) error {
+	tb.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		a.mu.Lock()
+		subs, ups, stream := len(a.subscribes), len(a.updates), a.stream != nil
+		a.mu.Unlock()
+		_ = cmd.Process.Kill()
+		<-done
+		tb.Fatalf("executor process did not exit within 30s (agent saw %d subscribes, %d updates, stream open %v)", subs, ups, stream)
+		return nil
+	}
 }
 
 func TestExecutorProcessRunsToTheEnd(t *testing.T) {
@@ -93,16 +127,8 @@ func TestExecutorProcessRunsToTheEnd(t *testing.T) {
 	a := newFakeAgent(t)
 	a.launch(taskInfo(t, "t", taskspec.Spec{Shell: true, Command: "echo hi"}))
 	cmd := executorProcess(t, a, t.TempDir(), true)
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("executor process: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("executor process did not exit within 20s")
+	if err := waitExit(t, a, cmd); err != nil {
+		t.Fatalf("executor process: %v", err)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -175,7 +201,7 @@ func TestExecutorSubreaperKillsEscapedDaemon(t *testing.T) {
 			cmd := executorProcess(t, a, sandbox, true, "HORAE_EXECUTOR_TEST_SUBREAPER="+flag)
 			pid := readPID(t, filepath.Join(sandbox, "task-t", "stdout"))
 			t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-			if err := cmd.Wait(); err != nil {
+			if err := waitExit(t, a, cmd); err != nil {
 				t.Fatalf("executor: %v", err)
 			}
 			if alive := processAlive(pid); alive == reaper {
