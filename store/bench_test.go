@@ -36,7 +36,7 @@ func BenchmarkZKLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	const perBatch = 400
+	const perBatch = 200
 	for i := 0; i < n; i += perBatch {
 		var batch []scheduler.Record
 		for j := i; j < i+perBatch && j < n; j++ {

@@ -26,6 +26,7 @@ func TestWithZooKeeper(t *testing.T) {
 		{"TooManyRuns", testTooManyRuns},
 		{"LargeBatchIsSplit", testLargeBatchIsSplit},
 		{"DigestAuth", testDigestAuth},
+		{"LoadManyJobs", testLoadManyJobs},
 		{"ExpiredLeaderIsFenced", testExpiredLeaderIsFenced},
 		{"ZooKeeperRestart", testZooKeeperRestart},
 	} {

@@ -29,12 +29,12 @@ import (
 //	election/_c_<guid>-candidate-<seq>   ephemeral-sequential {id, apiURL}
 //	leader                      {epoch, id, apiURL, candidate}
 //	framework-id                Mesos framework ID (raw bytes)
-//	jobs/<shard>/<job>          job JSON; shard = 2 hex digits of fnv32a(name) mod 256
-//	jobs/<shard>/<job>/state    cursor JSON (empty until the first cursor)
-//	jobs/<shard>/<job>/state/<run>   run JSON (at most MaxRunsPerJob)
+//	jobs/<shard>/<job>          {"job":…,"cursor":…}; shard = 2 hex digits of fnv32a(name) mod 256
+//	jobs/<shard>/<job>/<run>    run JSON (at most MaxRunsPerJob children)
 //
-// The cursor is the data of the runs' parent so that Load reads a job with
-// two requests (job, state), plus a listing only when it has runs.
+// A job and its cursor share one znode so that Load reads a job with one
+// request (plus a listing only when it has runs); the store keeps both
+// encoded in its cache to rewrite the znode when either changes.
 type ZK struct {
 	log  *slog.Logger
 	m    *metrics
@@ -63,8 +63,9 @@ type ZK struct {
 // znode versions for conditional writes.
 type jobEntry struct {
 	exists  bool
-	version int32 // of the job znode
-	state   int32 // version of the state znode (the cursor)
+	version int32  // of the job znode
+	job     []byte // encoded job, as stored
+	cursor  []byte // encoded cursor, nil when none
 	runs    map[scheduler.RunID]int32
 }
 
@@ -97,10 +98,15 @@ const multiBudget = 384 << 10
 // (go-zookeeper pipelines them on a connection).
 const loadParallelism = 256
 
-// loadConns is how many connections Load reads through: the store's own and
-// loadConns-1 short-lived read-only ones (synced first, so they see every
-// committed write). The server handles sessions in parallel.
-const loadConns = 4
+// loadConns is how many connections Load reads through when the store holds
+// at least readersFrom jobs: the store's own and loadConns-1 short-lived
+// read-only ones (synced first, so they see every committed write). The
+// server serves sessions in parallel. Smaller stores (and followers
+// refreshing often) read over the store's own connection only.
+const (
+	loadConns   = 4
+	readersFrom = 2000
+)
 
 type zkLogger struct{ log *slog.Logger }
 
@@ -148,10 +154,9 @@ func openZK(ctx context.Context, c Config, logger *slog.Logger, m *metrics) (*ZK
 
 func (s *ZK) p(parts ...string) string { return s.root + "/" + strings.Join(parts, "/") }
 
-func (s *ZK) jobPath(name string) string   { return s.p("jobs", shard(name), escape(name)) }
-func (s *ZK) statePath(name string) string { return s.jobPath(name) + "/state" }
+func (s *ZK) jobPath(name string) string { return s.p("jobs", shard(name), escape(name)) }
 func (s *ZK) runPath(job string, id scheduler.RunID) string {
-	return s.statePath(job) + "/" + escape(string(id))
+	return s.jobPath(job) + "/" + escape(string(id))
 }
 
 // initLayout creates the root, format marker, election dir and job shards

@@ -358,3 +358,41 @@ func testLargeBatchIsSplit(t *testing.T, srv *zktest.Server) {
 		t.Fatalf("small batch took %v write requests, want 1", n)
 	}
 }
+
+// testLoadManyJobs: a store with enough jobs that Load reads through extra
+// connections (authenticated and synced like the store's own) loads every
+// job, cursor and run.
+func testLoadManyJobs(t *testing.T, srv *zktest.Server) {
+	ctx := ctxT(t)
+	cfg := store.Config{URL: "zk://" + srv.Addr() + "/many", ZKAuth: "horae:many", ZKSessionTimeout: 4 * time.Second}
+	s := open(t, cfg)
+	term, err := s.Campaign(ctx, store.Candidate{ID: "i1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2100
+	for i := 0; i < n; i += 300 {
+		var batch []R
+		for j := i; j < i+300 && j < n; j++ {
+			name := fmt.Sprintf("job-%05d", j)
+			batch = append(batch, scheduler.PutJob{Job: job(name)}, scheduler.PutCursor{Cursor: cursor(name, int64(j))})
+			if j%100 == 0 {
+				batch = append(batch, scheduler.PutRun{Run: run(name, name+"@1", scheduler.RunRunning)})
+			}
+		}
+		if err := s.Commit(ctx, term.Epoch(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := open(t, cfg)
+	st, err := other.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Jobs) != n || len(st.Cursors) != n || len(st.Runs) != n/100 {
+		t.Fatalf("loaded %d jobs, %d cursors, %d runs; want %d, %d, %d", len(st.Jobs), len(st.Cursors), len(st.Runs), n, n, n/100)
+	}
+	if st.Cursors[1234].Generation != 1234 || st.Jobs[1234].Name != "job-01234" {
+		t.Fatalf("job 1234 loaded as %q with generation %d", st.Jobs[1234].Name, st.Cursors[1234].Generation)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -95,13 +96,25 @@ func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 		cache map[string]*jobEntry
 	)
 	err := do(ctx, s, func() error {
-		conns, closeReaders, err := s.readers(loadConns)
-		if err != nil {
-			return err
+		// Reads are idempotent: retry while the connection is being
+		// re-established (a server restart, a dropped connection).
+		wait := 50 * time.Millisecond
+		for {
+			var err error
+			st, cache, err = s.load(ctx)
+			if err == nil || !transient(err) {
+				return err
+			}
+			s.log.Debug("retry load", "err", err)
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+			wait = min(2*wait, time.Second)
 		}
-		defer closeReaders()
-		st, cache, err = s.load(ctx, conns)
-		return err
 	})
 	if err != nil {
 		return scheduler.State{}, fmt.Errorf("store: load from %s: %w", s.root, err)
@@ -112,8 +125,9 @@ func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 	return st, nil
 }
 
-func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[string]*jobEntry, error) {
+func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, error) {
 	var st scheduler.State
+	conns := []*zk.Conn{s.conn}
 	conn := func(w int) *zk.Conn { return conns[w%len(conns)] }
 	shards := make([][]string, shardCount)
 	err := parallel(ctx, shardCount, func(w, i int) error {
@@ -141,27 +155,32 @@ func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[s
 			names = append(names, name)
 		}
 	}
+	if len(names) >= readersFrom {
+		var closeReaders func()
+		var err error
+		conns, closeReaders, err = s.readers(loadConns)
+		if err != nil {
+			return st, nil, err
+		}
+		defer closeReaders()
+	}
 	type jobLoad struct {
-		job, state         []byte
-		jobStat, stateStat *zk.Stat
-		runs               []string
-		runData            [][]byte
-		runStat            []*zk.Stat
+		data    []byte
+		stat    *zk.Stat
+		runs    []string
+		runData [][]byte
+		runStat []*zk.Stat
 	}
 	loads := make([]jobLoad, len(names))
-	err = parallel(ctx, 2*len(names), func(w, i int) error {
-		j, l := names[i/2], &loads[i/2]
+	err = parallel(ctx, len(names), func(w, i int) error {
+		l := &loads[i]
 		var err error
-		if i%2 == 0 {
-			l.job, l.jobStat, err = conn(w).Get(s.jobPath(j))
-		} else {
-			l.state, l.stateStat, err = conn(w).Get(s.statePath(j))
-		}
+		l.data, l.stat, err = conn(w).Get(s.jobPath(names[i]))
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // deleted meanwhile: only possible without a leader
 		}
 		if err != nil {
-			return fmt.Errorf("read job %q: %w", j, err)
+			return fmt.Errorf("read job %q: %w", names[i], err)
 		}
 		return nil
 	})
@@ -170,13 +189,13 @@ func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[s
 	}
 	var withRuns []int
 	for ji := range loads {
-		if l := &loads[ji]; l.stateStat != nil && l.stateStat.NumChildren > 0 {
+		if l := &loads[ji]; l.stat != nil && l.stat.NumChildren > 0 {
 			withRuns = append(withRuns, ji)
 		}
 	}
 	err = parallel(ctx, len(withRuns), func(w, i int) error {
 		ji := withRuns[i]
-		runs, _, err := conn(w).Children(s.statePath(names[ji]))
+		runs, _, err := conn(w).Children(s.jobPath(names[ji]))
 		if err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("list runs of job %q: %w", names[ji], err)
 		}
@@ -197,7 +216,7 @@ func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[s
 	err = parallel(ctx, len(refs), func(w, i int) error {
 		r := refs[i]
 		l := &loads[r.job]
-		p := s.statePath(names[r.job]) + "/" + l.runs[r.run]
+		p := s.jobPath(names[r.job]) + "/" + l.runs[r.run]
 		data, stat, err := conn(w).Get(p)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil
@@ -214,31 +233,27 @@ func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[s
 	cache := make(map[string]*jobEntry, len(names))
 	for ji, name := range names {
 		l := &loads[ji]
-		if l.jobStat == nil || l.stateStat == nil {
+		if l.stat == nil {
 			continue
 		}
-		var job scheduler.Job
-		if err := decode(l.job, &job, s.jobPath(name)); err != nil {
+		e, job, cur, err := decodeJobNode(l.data, s.jobPath(name))
+		if err != nil {
 			return st, nil, err
 		}
 		if job.Name != name {
 			return st, nil, fmt.Errorf("%s holds job %q: name mismatch", s.jobPath(name), job.Name)
 		}
 		st.Jobs = append(st.Jobs, job)
-		e := &jobEntry{exists: true, version: l.jobStat.Version, state: l.stateStat.Version, runs: make(map[scheduler.RunID]int32, len(l.runs))}
-		if len(l.state) > 0 {
-			var c scheduler.Cursor
-			if err := decode(l.state, &c, s.statePath(name)); err != nil {
-				return st, nil, err
-			}
-			st.Cursors = append(st.Cursors, c)
+		if cur != nil {
+			st.Cursors = append(st.Cursors, *cur)
 		}
+		e.version = l.stat.Version
 		for ri, data := range l.runData {
 			if l.runStat[ri] == nil {
 				continue
 			}
 			var r scheduler.Run
-			if err := decode(data, &r, s.statePath(name)+"/"+l.runs[ri]); err != nil {
+			if err := decode(data, &r, s.jobPath(name)+"/"+l.runs[ri]); err != nil {
 				return st, nil, err
 			}
 			st.Runs = append(st.Runs, r)
@@ -248,6 +263,49 @@ func (s *ZK) load(ctx context.Context, conns []*zk.Conn) (scheduler.State, map[s
 	}
 	sortState(&st)
 	return st, cache, nil
+}
+
+// jobNode is the data of a job znode.
+type jobNode struct {
+	Job    json.RawMessage `json:"job"`
+	Cursor json.RawMessage `json:"cursor,omitempty"`
+}
+
+// encodeJobNode builds a job znode's data from the encoded job and cursor
+// and enforces MaxRecordSize on the whole.
+func encodeJobNode(name string, job, cursor []byte) ([]byte, error) {
+	b, err := json.Marshal(jobNode{Job: job, Cursor: cursor})
+	if err != nil {
+		return nil, fmt.Errorf("store: encode job %s: %w", name, err)
+	}
+	if len(b) > MaxRecordSize {
+		return nil, fmt.Errorf("store: job %s with its cursor encodes to %d bytes, over the %d-byte limit: %w", name, len(b), MaxRecordSize, ErrTooLarge)
+	}
+	return b, nil
+}
+
+// decodeJobNode parses a job znode into a cache entry and the values.
+func decodeJobNode(data []byte, where string) (*jobEntry, scheduler.Job, *scheduler.Cursor, error) {
+	var (
+		n   jobNode
+		job scheduler.Job
+	)
+	if err := decode(data, &n, where); err != nil {
+		return nil, job, nil, err
+	}
+	if err := decode(n.Job, &job, where); err != nil {
+		return nil, job, nil, err
+	}
+	e := &jobEntry{exists: true, job: n.Job, runs: map[scheduler.RunID]int32{}}
+	if len(n.Cursor) == 0 {
+		return e, job, nil, nil
+	}
+	var c scheduler.Cursor
+	if err := decode(n.Cursor, &c, where+" cursor"); err != nil {
+		return nil, job, nil, err
+	}
+	e.cursor = n.Cursor
+	return e, job, &c, nil
 }
 
 // hydrate reads into the cache what exists in ZooKeeper for the named jobs
@@ -266,25 +324,21 @@ func (s *ZK) hydrate(ctx context.Context, names []string) error {
 	err := do(ctx, s, func() error {
 		return parallel(ctx, len(missing), func(_, i int) error {
 			name := missing[i]
-			e := &jobEntry{runs: map[scheduler.RunID]int32{}}
-			entries[i] = e
-			ok, st, err := s.conn.Exists(s.jobPath(name))
-			if err != nil {
-				return fmt.Errorf("check job %q: %w", name, err)
-			}
-			if !ok {
+			entries[i] = &jobEntry{runs: map[scheduler.RunID]int32{}}
+			data, st, err := s.conn.Get(s.jobPath(name))
+			if errors.Is(err, zk.ErrNoNode) {
 				return nil
 			}
-			e.exists, e.version = true, st.Version
-			ok, st, err = s.conn.Exists(s.statePath(name))
 			if err != nil {
-				return fmt.Errorf("check state of job %q: %w", name, err)
+				return fmt.Errorf("read job %q: %w", name, err)
 			}
-			if !ok {
-				return fmt.Errorf("job %q has no state znode %s", name, s.statePath(name))
+			e, _, _, err := decodeJobNode(data, s.jobPath(name))
+			if err != nil {
+				return err
 			}
-			e.state = st.Version
-			runs, _, err := s.conn.Children(s.statePath(name))
+			e.version = st.Version
+			entries[i] = e
+			runs, _, err := s.conn.Children(s.jobPath(name))
 			if err != nil {
 				return fmt.Errorf("list runs of job %q: %w", name, err)
 			}
@@ -293,7 +347,7 @@ func (s *ZK) hydrate(ctx context.Context, names []string) error {
 				if err != nil {
 					return err
 				}
-				ok, st, err := s.conn.Exists(s.statePath(name) + "/" + esc)
+				ok, st, err := s.conn.Exists(s.jobPath(name) + "/" + esc)
 				if err != nil {
 					return fmt.Errorf("check run %q of job %q: %w", id, name, err)
 				}
@@ -440,19 +494,23 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 		if err := checkName("job", name); err != nil {
 			return nil, err
 		}
-		data, err := encode(r.Job, "job "+name)
+		jb, err := encode(r.Job, "job "+name)
 		if err != nil {
 			return nil, err
 		}
 		e := entry(name)
+		data, err := encodeJobNode(name, jb, e.cursor)
+		if err != nil {
+			return nil, err
+		}
 		if e.exists {
 			set(s.jobPath(name), data, e.version)
 			e.version++
+			e.job = jb
 			return out, nil
 		}
 		create(s.jobPath(name), data)
-		create(s.statePath(name), nil)
-		*e = jobEntry{exists: true, runs: map[scheduler.RunID]int32{}}
+		*e = jobEntry{exists: true, job: jb, runs: map[scheduler.RunID]int32{}}
 	case scheduler.DeleteJob:
 		e := entry(r.Name)
 		if !e.exists {
@@ -466,7 +524,6 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 		for _, id := range ids {
 			del(s.runPath(r.Name, scheduler.RunID(id)), e.runs[scheduler.RunID(id)])
 		}
-		del(s.statePath(r.Name), e.state)
 		del(s.jobPath(r.Name), e.version)
 		*e = jobEntry{runs: map[scheduler.RunID]int32{}}
 	case scheduler.PutCursor:
@@ -475,12 +532,17 @@ func (s *ZK) plan(r scheduler.Record, entry func(string) *jobEntry) ([]plannedOp
 		if !e.exists {
 			return nil, &scheduler.NotFoundError{Kind: "job", Name: job}
 		}
-		data, err := encode(r.Cursor, "cursor of job "+job)
+		cb, err := encode(r.Cursor, "cursor of job "+job)
 		if err != nil {
 			return nil, err
 		}
-		set(s.statePath(job), data, e.state)
-		e.state++
+		data, err := encodeJobNode(job, e.job, cb)
+		if err != nil {
+			return nil, err
+		}
+		set(s.jobPath(job), data, e.version)
+		e.version++
+		e.cursor = cb
 	case scheduler.PutRun:
 		job, id := r.Run.Job, r.Run.ID
 		if err := checkName("run", string(id)); err != nil {
@@ -534,4 +596,9 @@ func splitOps(ops []plannedOp, budget int) [][]plannedOp {
 		chunks = append(chunks, cur)
 	}
 	return chunks
+}
+
+// transient reports whether err is a connection problem a retry can cure.
+func transient(err error) bool {
+	return errors.Is(err, zk.ErrNoServer) || errors.Is(err, zk.ErrConnectionClosed)
 }
