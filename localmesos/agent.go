@@ -81,6 +81,7 @@ type executor struct {
 	grace       time.Duration
 	tasks       map[string]*task
 	queued      []*task
+	kills       []*execpb.Event // KILLs that came while the stream was down
 	stream      *stream
 
 	subscribed      bool
@@ -741,6 +742,10 @@ func (m *Mesos) executorSubscribe(w http.ResponseWriter, r *http.Request, call *
 		ex.sendEvent(m, &execpb.Event{Type: execpb.Event_LAUNCH, Launch: &execpb.Event_Launch{Task: t.info}})
 	}
 	ex.queued = nil
+	for _, k := range ex.kills {
+		ex.sendEvent(m, k)
+	}
+	ex.kills = nil
 	for _, u := range call.Subscribe.UnacknowledgedUpdates {
 		m.executorUpdateLocked(ex, u.Status, now)
 	}

@@ -195,10 +195,14 @@ func TestExecutorAPI(t *testing.T) {
 		t.Errorf("UPDATE while recovering: %d %s", resp.StatusCode, body)
 	}
 	c.updateWith("t-py1", "update.status.uuid", "Xwj3hPFNQ5GULem7YX1EVg==")
+	c.mustCall(`{"framework_id":{"value":%q},"type":"KILL","kill":{"task_id":{"value":"t-py1"}}}`, c.fwID)
 	killed := strings.TrimSuffix(strings.TrimPrefix(update("TASK_KILLED", "Mb4GxyJJSgOFnoAd+c2cZw=="), `{"type":"UPDATE",`+ids+`,"update":`), "}")
 	s = openExecStream(t, m, fmt.Sprintf(`{"type":"SUBSCRIBE",%s,"subscribe":{"unacknowledged_updates":[%s]}}`, ids, killed))
 	if ev := s.next(); ev.typ != "SUBSCRIBED" {
 		t.Errorf("re-subscribe: %s", ev.raw)
+	}
+	if ev := s.next(); ev.typ != "KILL" {
+		t.Errorf("KILL sent while the executor was away, after re-subscribe: %s", ev.raw)
 	}
 	if ev := s.next(); ev.typ != "ACKNOWLEDGED" || ev.str("acknowledged.uuid") != "Mb4GxyJJSgOFnoAd+c2cZw==" {
 		t.Errorf("after re-subscribe: %s", ev.raw)

@@ -49,7 +49,7 @@ func TestFaultSilence(t *testing.T) {
 			if !ok {
 				t.Fatal("silent stream closed")
 			}
-			if time.Since(quiet) > 2*cfg.HeartbeatInterval {
+			if time.Since(quiet) > 5*cfg.HeartbeatInterval {
 				seen++
 				t.Errorf("event while silent: %s", ev.raw)
 			}

@@ -183,18 +183,19 @@ func TestFailoverTimeout(t *testing.T) {
 // subscribing, one that never subscribes, and one that exits mid-task each
 // give FAILURE (raw wait status) first, then a reliable TASK_FAILED.
 func TestExecutorFailures(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.ExecutorRegistrationTimeout = time.Second
-	m := startMesos(t, cfg)
-	c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+multiRoleInfo+`}}`)
 	for _, tc := range []struct {
 		name, mode, data, status, msg, reason string
+		registration                          time.Duration
 	}{
-		{"exits without subscribing", "exit3", "finish", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED"},
-		{"never subscribes", "nosub", "finish", "9", "Executor did not register within 1secs", "REASON_EXECUTOR_REGISTRATION_TIMEOUT"},
-		{"exits mid-task", "json", "exit", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED"},
+		{"exits without subscribing", "exit3", "finish", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED", time.Minute},
+		{"never subscribes", "nosub", "finish", "9", "Executor did not register within 500ms", "REASON_EXECUTOR_REGISTRATION_TIMEOUT", 500 * time.Millisecond},
+		{"exits mid-task", "json", "exit", "768", "Executor terminated", "REASON_EXECUTOR_TERMINATED", time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.ExecutorRegistrationTimeout = tc.registration
+			m := startMesos(t, cfg)
+			c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+multiRoleInfo+`}}`)
 			offerID, _ := c.offer()
 			id := "t-" + tc.mode
 			c.launch(offerID, taskInfo(t, m, id, "ex-"+tc.mode, tc.mode, tc.data))

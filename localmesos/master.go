@@ -621,6 +621,12 @@ func (m *Mesos) killLocked(fw *framework, k *scheduler.Call_Kill, now time.Time)
 			mesos.REASON_TASK_KILLED_DURING_LAUNCH, now), now)
 		return
 	}
+	if ex.stream == nil {
+		// The executor is re-subscribing (agent restart): it gets the KILL
+		// after its SUBSCRIBED.
+		ex.kills = append(ex.kills, execKill(t.id, k.KillPolicy))
+		return
+	}
 	ex.sendEvent(m, execKill(t.id, k.KillPolicy))
 }
 
