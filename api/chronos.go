@@ -3,13 +3,16 @@ package api
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/horae-scheduler/horae/catalog"
@@ -117,37 +120,36 @@ func (a *API) chronosPut(dependent bool) handlerFunc {
 // version, so a list of 10,000 unchanged jobs is a concatenation.
 func (a *API) chronosJobs(w http.ResponseWriter, _ *http.Request, _ []byte) error {
 	refs := a.deps.Catalog.Refs()
-	parts := make([][]byte, 0, len(refs))
-	names := make([]string, 0, len(refs))
-	versions := make([]uint64, 0, len(refs))
-	size := 3 // "[", "]", "\n"
+	entries := make([]cachedJob, len(refs))
+	var misses []int
 	a.listMu.Lock()
-	misses := 0
-	for _, ref := range refs {
+	for i, ref := range refs {
 		c, ok := a.listCache[ref.Name]
 		if !ok || c.version != ref.Version || ref.Version == 0 {
-			v, ok := a.deps.Catalog.Job(ref.Name)
-			if !ok {
-				continue // deleted meanwhile
-			}
-			b, err := json.Marshal(JobFromScheduler(v.Job, v.Cursor.Stats, true))
-			if err != nil {
-				a.listMu.Unlock()
-				return fmt.Errorf("encode job %s: %w", v.Job.Name, err)
-			}
-			misses++
-			c = cachedJob{version: v.Version, json: b}
+			misses = append(misses, i)
+			continue
 		}
-		parts = append(parts, c.json)
-		names = append(names, ref.Name)
-		versions = append(versions, c.version)
-		size += len(c.json) + 1
+		entries[i] = c
+	}
+	if err := a.encodeJobs(refs, entries, misses); err != nil {
+		a.listMu.Unlock()
+		return err
+	}
+	parts := make([][]byte, 0, len(refs))
+	size := 3 // "[", "]", "\n"
+	for _, c := range entries {
+		if c.json != nil { // nil: deleted meanwhile
+			parts = append(parts, c.json)
+			size += len(c.json) + 1
+		}
 	}
 	// Rebuild the cache only when something changed, dropping deleted jobs.
-	if misses > 0 || len(a.listCache) != len(parts) {
+	if len(misses) > 0 || len(a.listCache) != len(parts) {
 		next := make(map[string]cachedJob, len(parts))
-		for i, n := range names {
-			next[n] = cachedJob{version: versions[i], json: parts[i]}
+		for i, c := range entries {
+			if c.json != nil {
+				next[refs[i].Name] = c
+			}
 		}
 		a.listCache = next
 	}
@@ -169,6 +171,36 @@ func (a *API) chronosJobs(w http.ResponseWriter, _ *http.Request, _ []byte) erro
 	_, _ = bw.WriteString("]\n")
 	_ = bw.Flush()
 	return nil
+}
+
+// encodeJobs encodes the jobs at the miss indices into entries, spread
+// over the CPUs (the first list after startup encodes every job); the
+// workers end before it returns.
+func (a *API) encodeJobs(refs []catalog.JobRef, entries []cachedJob, misses []int) error {
+	workers := min(runtime.GOMAXPROCS(0), len(misses)/512+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := wk; k < len(misses); k += workers {
+				i := misses[k]
+				v, ok := a.deps.Catalog.Job(refs[i].Name)
+				if !ok {
+					continue
+				}
+				b, err := json.Marshal(JobFromScheduler(v.Job, v.Cursor.Stats, true))
+				if err != nil {
+					errs[wk] = fmt.Errorf("encode job %s: %w", v.Job.Name, err)
+					return
+				}
+				entries[i] = cachedJob{version: v.Version, json: b}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // cachedJob is a job's list JSON at a catalog version.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -333,5 +334,49 @@ func TestChronosClientBodies(t *testing.T) {
 	_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/v1/scheduler/jobs", "")), &all)
 	if len(all) != 3 || all[1].Name != "dep-job" || all[1].Command != "echo dep2" {
 		t.Fatalf("jobs after delete+create = %+v", all)
+	}
+}
+
+// TestJobsListCache: the cached list follows every change (replace, counter
+// change, delete), also with concurrent readers (-race).
+func TestJobsListCache(t *testing.T) {
+	s := newServer(t, Config{}, nil)
+	list := func() map[string]Job {
+		var jobs []Job
+		_ = json.Unmarshal([]byte(s.must(t, 200, "GET", "/v1/scheduler/jobs", "")), &jobs)
+		out := map[string]Job{}
+		for _, j := range jobs {
+			out[j.Name] = j
+		}
+		return out
+	}
+	for i := range 1200 { // more than one encoding worker's share
+		s.api.deps.Catalog.(interface{ Apply([]scheduler.Record) }).Apply([]scheduler.Record{scheduler.PutJob{Job: scheduler.Job{
+			Name: fmt.Sprintf("j%04d", i), Command: "v1", Schedule: "R/2026-01-01T00:00:00Z/PT1H"}}})
+	}
+	if got := list(); len(got) != 1200 || got["j0042"].Command != "v1" {
+		t.Fatalf("first list: %d jobs", len(got))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			r := s.call(t, "GET", "/v1/scheduler/jobs", "", "")
+			var jobs []Job
+			if err := json.Unmarshal([]byte(r.body), &jobs); r.code != 200 || err != nil || len(jobs) < 1199 {
+				t.Errorf("concurrent list: %d, %d jobs, %v", r.code, len(jobs), err)
+			}
+		}
+	}()
+	s.must(t, 204, "POST", "/v1/scheduler/iso8601", `{"name":"j0042","command":"v2","schedule":"R/2026-01-01T00:00:00Z/PT1H"}`)
+	s.api.deps.Catalog.(interface{ Apply([]scheduler.Record) }).Apply([]scheduler.Record{scheduler.DeleteJob{Name: "j0007"},
+		scheduler.PutCursor{Cursor: scheduler.Cursor{Job: "j0100", Stats: scheduler.Stats{SuccessCount: 9}}}})
+	<-done
+	got := list()
+	if len(got) != 1199 || got["j0042"].Command != "v2" || got["j0100"].SuccessCount != 9 {
+		t.Fatalf("after changes: %d jobs, j0042 %q, j0100 successCount %d", len(got), got["j0042"].Command, got["j0100"].SuccessCount)
+	}
+	if _, ok := got["j0007"]; ok {
+		t.Fatal("deleted job still listed")
 	}
 }
