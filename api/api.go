@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/horae-scheduler/horae/catalog"
+	"github.com/horae-scheduler/horae/events"
 	"github.com/horae-scheduler/horae/scheduler"
 )
 
@@ -124,6 +125,8 @@ type Deps struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	HTTPClient *http.Client // for agents' /files/read and forwarding
+	// Events is the hub GET /api/v1/events streams; nil answers 404.
+	Events *events.Hub
 }
 
 // API serves both surfaces.

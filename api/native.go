@@ -132,6 +132,7 @@ func (a *API) nativeRoutes() {
 		writeJSON(w, http.StatusOK, l)
 		return nil
 	})
+	a.hookRoutes() // events and webhooks: hooks.go
 	n("/api/", RoleNone, false, func(_ http.ResponseWriter, r *http.Request, _ []byte) error {
 		return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("no such endpoint: %s %s (a job name may not contain '/')", r.Method, r.URL.Path)}
 	})

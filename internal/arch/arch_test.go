@@ -27,7 +27,8 @@ var rules = []struct {
 	{pkg: "store", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos"}},
 	{pkg: "framework", mayImport: []string{"iso8601", "schedule", "scheduler", "taskspec"}, never: []string{"go.etcd.io/"}},
 	{pkg: "leader", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
-	{pkg: "api", mayImport: []string{"iso8601", "schedule", "scheduler", "catalog"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
+	{pkg: "events", mayImport: []string{"iso8601", "schedule", "scheduler"}, never: []string{"net", "os/exec", "github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/", "github.com/prometheus"}},
+	{pkg: "api", mayImport: []string{"iso8601", "schedule", "scheduler", "catalog", "events"}, never: []string{"github.com/mesos", "github.com/go-zookeeper", "go.etcd.io/"}},
 	{pkg: "localmesos", never: []string{"github.com/go-zookeeper", "go.etcd.io/", "github.com/mesos/mesos-go/api/v1/lib/httpcli", "github.com/mesos/mesos-go/api/v1/lib/extras"}},
 	{pkg: "executor", mayImport: []string{"taskspec"}, never: []string{"github.com/go-zookeeper", "go.etcd.io/"}},
 }
