@@ -18,7 +18,7 @@ import (
 // until the next SUBSCRIBED, and the stream is closed so Run re-subscribes.
 func (f *Framework) call(ctx context.Context, c *mscheduler.Call) error {
 	f.mu.Lock()
-	caller, ok := f.caller, f.subscribed
+	caller, ok, gen := f.caller, f.subscribed, f.streamGen
 	f.mu.Unlock()
 	if !ok || caller == nil {
 		return fmt.Errorf("framework: %s: %w", c.GetType(), ErrNotSubscribed)
@@ -27,9 +27,14 @@ func (f *Framework) call(ctx context.Context, c *mscheduler.Call) error {
 	defer cancel()
 	if err := calls.CallNoData(ctx, caller, c); err != nil {
 		f.m.callErrors.WithLabelValues(c.GetType().String()).Inc()
+		// Only the stream the call was made on is lost; a newer one may
+		// have been established meanwhile.
+		var stream mesos.Response
 		f.mu.Lock()
-		stream := f.stream
-		f.subscribed, f.stream = false, nil
+		if f.streamGen == gen {
+			stream = f.stream
+			f.subscribed, f.stream = false, nil
+		}
 		f.mu.Unlock()
 		if stream != nil {
 			stream.Close()

