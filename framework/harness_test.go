@@ -68,7 +68,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func startMesos(t *testing.T) *localmesos.Mesos {
+func startMesos(t testing.TB) *localmesos.Mesos {
 	t.Helper()
 	m, err := localmesos.New(localmesos.Config{
 		WorkDir:                     t.TempDir(),
