@@ -12,7 +12,6 @@ import (
 // *Metrics records nothing.
 type Metrics struct {
 	lateness     prometheus.Histogram
-	launched     prometheus.Counter
 	isLeader     prometheus.Gauge
 	changes      prometheus.Counter
 	termsStarted prometheus.Counter
@@ -28,10 +27,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Seconds from a run's scheduled time to the launch of its task.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}),
-		launched: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "horae_tasks_launched_total",
-			Help: "Tasks handed to Mesos in ACCEPT calls.",
-		}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "horae_leader_is_leader",
 			Help: "1 while this instance leads, else 0.",
@@ -45,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Leadership terms this instance started.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.lateness, m.launched, m.isLeader, m.changes, m.termsStarted} {
+	for _, c := range []prometheus.Collector{m.lateness, m.isLeader, m.changes, m.termsStarted} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,7 +54,6 @@ func (m *Metrics) observeLaunches(now time.Time, launches []scheduler.Launch) {
 	}
 	for _, l := range launches {
 		for _, t := range l.Tasks {
-			m.launched.Inc()
 			if !t.ScheduledFor.IsZero() {
 				m.lateness.Observe(now.Sub(t.ScheduledFor).Seconds())
 			}

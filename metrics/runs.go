@@ -20,6 +20,7 @@ type Runs struct {
 
 	finished  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	started   prometheus.Histogram
 	retries   prometheus.Counter
 	skipped   *prometheus.CounterVec
 	pending   prometheus.Gauge
@@ -50,6 +51,11 @@ func NewRuns(reg prometheus.Registerer, perJob bool) (*Runs, error) {
 			Help:    "Seconds from a run's start to its end, by outcome.",
 			Buckets: []float64{.1, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600},
 		}, []string{"outcome"}),
+		started: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "horae_schedule_start_lateness_seconds",
+			Help:    "Seconds from a run's scheduled time to its first task reported running.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "horae_run_retries_total",
 			Help: "Retry attempts started.",
@@ -71,7 +77,7 @@ func NewRuns(reg prometheus.Registerer, perJob bool) (*Runs, error) {
 			Help: "Jobs by state (enabled, disabled).",
 		}, []string{"state"}),
 	}
-	cs := []prometheus.Collector{r.finished, r.duration, r.retries, r.skipped, r.pending, r.running, r.jobsState}
+	cs := []prometheus.Collector{r.finished, r.duration, r.started, r.retries, r.skipped, r.pending, r.running, r.jobsState}
 	if perJob {
 		r.perJobRun = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "horae_job_runs_finished_total",
@@ -127,6 +133,10 @@ func (r *Runs) Apply(records []scheduler.Record) {
 func (r *Runs) putRun(run scheduler.Run) {
 	prev, known := r.active[run.ID]
 	if !run.State.Terminal() {
+		if run.State == scheduler.RunRunning && (!known || prev.state != scheduler.RunRunning) &&
+			run.Attempt == 0 && !run.StartedAt.IsZero() && !run.ScheduledFor.IsZero() {
+			r.started.Observe(run.StartedAt.Sub(run.ScheduledFor).Seconds())
+		}
 		if known && run.Attempt > prev.attempt {
 			r.retries.Add(float64(run.Attempt - prev.attempt))
 		}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,9 @@ func TestRunsCountsEachEndOnce(t *testing.T) {
 			check("retries", testutil.ToFloat64(r.retries), tt.retries)
 			check("pending", testutil.ToFloat64(r.pending), tt.pending)
 			check("running", testutil.ToFloat64(r.running), tt.running)
+			if got := testutil.CollectAndCount(r.started); got != 1 {
+				t.Errorf("start lateness series = %d, want 1", got)
+			}
 		})
 	}
 }
@@ -133,5 +137,39 @@ func TestRunsJobsByStateAndReset(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(reg); err != nil || n == 0 {
 		t.Fatalf("gathered %d series, err %v", n, err)
+	}
+}
+
+func TestRunsObservesStartLatenessOncePerRun(t *testing.T) {
+	r, err := NewRuns(prometheus.NewPedanticRegistry(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	running := scheduler.Run{ID: "a", State: scheduler.RunRunning, ScheduledFor: t0, StartedAt: t0.Add(2 * time.Second)}
+	r.Apply([]scheduler.Record{put("a", scheduler.RunLaunching, 0)})
+	r.Apply([]scheduler.Record{scheduler.PutRun{Run: running}})
+	r.Apply([]scheduler.Record{scheduler.PutRun{Run: running}}) // re-sent RUNNING
+	want := `
+# HELP horae_schedule_start_lateness_seconds Seconds from a run's scheduled time to its first task reported running.
+# TYPE horae_schedule_start_lateness_seconds histogram
+horae_schedule_start_lateness_seconds_bucket{le="0.05"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.1"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.25"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.5"} 0
+horae_schedule_start_lateness_seconds_bucket{le="1"} 0
+horae_schedule_start_lateness_seconds_bucket{le="2.5"} 1
+horae_schedule_start_lateness_seconds_bucket{le="5"} 1
+horae_schedule_start_lateness_seconds_bucket{le="10"} 1
+horae_schedule_start_lateness_seconds_bucket{le="30"} 1
+horae_schedule_start_lateness_seconds_bucket{le="60"} 1
+horae_schedule_start_lateness_seconds_bucket{le="300"} 1
+horae_schedule_start_lateness_seconds_bucket{le="900"} 1
+horae_schedule_start_lateness_seconds_bucket{le="+Inf"} 1
+horae_schedule_start_lateness_seconds_sum 2
+horae_schedule_start_lateness_seconds_count 1
+`
+	if err := testutil.CollectAndCompare(r.started, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
 	}
 }
