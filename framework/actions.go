@@ -216,14 +216,15 @@ func (f *Framework) Acknowledge(ctx context.Context, u scheduler.TaskUpdated) er
 // Reconcile asks Mesos for the state of tasks (explicit reconciliation).
 // Each call leads to one Reconciled event (calls made before it arrives are
 // merged into one), sent once Mesos answered for every task, or after
-// ReconcileAttempts resends with the unanswered tasks in Missing; with
-// implicit, one implicit RECONCILE follows. With no tasks, Reconciled comes
-// at once (and the implicit RECONCILE right after, when asked).
+// ReconcileAttempts resends; Missing lists the tasks not answered and those
+// answered TASK_UNKNOWN. With implicit, one implicit RECONCILE follows.
+// With no tasks, Reconciled comes at once (and the implicit RECONCILE right
+// after, when asked).
 func (f *Framework) Reconcile(ctx context.Context, tasks []scheduler.TaskRef, implicit bool) error {
 	f.mu.Lock()
 	r := &f.recon
 	if !r.active {
-		r.pending = map[string]string{}
+		r.pending, r.unknown = map[string]string{}, nil
 	}
 	r.active = true
 	r.implicit = r.implicit || implicit
@@ -233,10 +234,7 @@ func (f *Framework) Reconcile(ctx context.Context, tasks []scheduler.TaskRef, im
 	r.attempts, r.delay = 0, f.cfg.ReconcileRetry
 	r.next = time.Time{}
 	if len(r.pending) == 0 {
-		r.active = false
-		r.implicitDue = r.implicit
-		r.implicit = false
-		f.queue = append(f.queue, scheduler.Reconciled{})
+		f.queue = append(f.queue, scheduler.Reconciled{Missing: r.finishLocked()})
 		f.mu.Unlock()
 		f.nudge()
 		return nil

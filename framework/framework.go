@@ -85,6 +85,7 @@ type streamHost struct{ id, scheme, host string }
 type reconcileState struct {
 	active       bool              // a Reconciled is owed
 	pending      map[string]string // task ID → agent ID, not yet answered
+	unknown      []string          // answered TASK_UNKNOWN: Mesos does not know them
 	implicit     bool              // one implicit RECONCILE after Reconciled
 	implicitDue  bool              // the pump must send that implicit RECONCILE
 	attempts     int               // explicit RECONCILE calls sent
@@ -552,17 +553,21 @@ func (f *Framework) onUpdate(ctx context.Context, out chan<- scheduler.Event, e 
 		return err
 	}
 	// Any update answers an explicit reconciliation of its task.
+	// A TASK_UNKNOWN answer (PARTITION_AWARE, no agent given) means Mesos
+	// does not know the task: it is reported Missing.
 	f.mu.Lock()
 	r := &f.recon
+	var missing []string
 	done := false
 	if r.active {
 		if _, ok := r.pending[u.TaskID]; ok {
 			delete(r.pending, u.TaskID)
+			if u.State == scheduler.TaskUnknown {
+				r.unknown = append(r.unknown, u.TaskID)
+			}
 			if len(r.pending) == 0 {
 				done = true
-				r.active = false
-				r.implicitDue = r.implicit
-				r.implicit = false
+				missing = r.finishLocked()
 			}
 		}
 	}
@@ -571,8 +576,22 @@ func (f *Framework) onUpdate(ctx context.Context, out chan<- scheduler.Event, e 
 		return nil
 	}
 	f.nudge()
-	f.logger.Info("explicit reconciliation answered for every task")
-	return emit(ctx, out, scheduler.Reconciled{})
+	f.logger.Info("explicit reconciliation answered for every task", "unknown", len(missing))
+	return emit(ctx, out, scheduler.Reconciled{Missing: missing})
+}
+
+// finishLocked ends the explicit reconciliation and returns the tasks to
+// report Missing: those not answered and those answered TASK_UNKNOWN,
+// sorted. The implicit RECONCILE, if asked for, becomes due.
+func (r *reconcileState) finishLocked() []string {
+	missing := append([]string(nil), r.unknown...)
+	for id := range r.pending {
+		missing = append(missing, id)
+	}
+	sort.Strings(missing)
+	r.active, r.pending, r.unknown = false, nil, nil
+	r.implicitDue, r.implicit = r.implicit, false
+	return missing
 }
 
 // subscriptionEnded runs after every subscription cycle (failed SUBSCRIBE
@@ -664,12 +683,7 @@ func (f *Framework) pump(ctx context.Context, out chan<- scheduler.Event) {
 		implicit := false
 		if subscribed && r.active && len(r.pending) > 0 && !r.next.IsZero() && !now.Before(r.next) {
 			if r.attempts >= f.cfg.ReconcileAttempts {
-				for id := range r.pending {
-					missing = append(missing, id)
-				}
-				sort.Strings(missing)
-				r.active, r.pending = false, nil
-				r.implicitDue, r.implicit = r.implicit, false
+				missing = r.finishLocked()
 			} else {
 				resend = make(map[string]string, len(r.pending))
 				for k, v := range r.pending {

@@ -127,8 +127,8 @@ func TestKillReconcileAndAgentLoss(t *testing.T) {
 		}
 		return isType[scheduler.Reconciled](ev)
 	}).(scheduler.Reconciled)
-	if len(rec.Missing) != 0 {
-		t.Errorf("reconciled with missing %v", rec.Missing)
+	if strings.Join(rec.Missing, ",") != "t-never" {
+		t.Errorf("reconciled with missing %v, want [t-never] (answered TASK_UNKNOWN)", rec.Missing)
 	}
 	states := map[string]scheduler.TaskState{}
 	for _, u := range answers {
