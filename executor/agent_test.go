@@ -31,6 +31,7 @@ type fakeAgent struct {
 	pending    []*mesosexec.Event // sent after the next SUBSCRIBED
 	stream     chan *mesosexec.Event
 	subscribes []*mesosexec.Call_Subscribe
+	refused    int // SUBSCRIBE calls answered 503 while down
 	updates    []mesos.TaskStatus
 	changed    chan struct{} // closed and replaced on every recorded call
 	bad        []string      // protocol violations by the executor
@@ -90,6 +91,9 @@ func (a *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	if a.down {
+		if call.GetType() == mesosexec.Call_SUBSCRIBE {
+			a.refused++
+		}
 		a.mu.Unlock()
 		http.Error(w, "Agent has not finished recovery", http.StatusServiceUnavailable)
 		return

@@ -415,3 +415,62 @@ func TestProtocolErrorResubscribes(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// With checkpointing the executor waits for the agent only as long as
+// MESOS_RECOVERY_TIMEOUT; then it kills its tasks and fails.
+func TestProtocolRecoveryTimeout(t *testing.T) {
+	t.Parallel()
+	a := newFakeAgent(t)
+	a.launch(taskInfo(t, "t", taskspec.Spec{Shell: true, Command: "echo $$; sleep 60"}))
+	errc, sandbox := startExecutor(t, a, func(c *Config) {
+		c.Mesos.Checkpoint = true
+		c.Mesos.RecoveryTimeout = 300 * time.Millisecond
+		c.Mesos.SubscriptionBackoffMax = 50 * time.Millisecond
+	})
+	a.waitFor("running", func(a *fakeAgent) bool { return len(a.updates) >= 2 })
+	pgid := readPID(t, filepath.Join(sandbox, "task-t", "stdout"))
+	a.restart() // and never up again
+	err := waitRun(t, errc)
+	if !errors.Is(err, ErrAgentLost) || !strings.Contains(err.Error(), "recovery timeout 300ms") {
+		t.Fatalf("Run = %v, want ErrAgentLost naming the recovery timeout", err)
+	}
+	assertGroupGone(t, pgid)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.refused < 2 {
+		t.Errorf("%d SUBSCRIBE retries while the agent was down; want several within the recovery timeout", a.refused)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	good := Config{Mesos: config.Config{FrameworkID: "f", ExecutorID: "e", AgentEndpoint: "127.0.0.1:5051", Sandbox: "/s"}}
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string // substring of the error; "" = valid
+	}{
+		{"valid", func(*Config) {}, ""},
+		{"no framework", func(c *Config) { c.Mesos.FrameworkID = "" }, "MESOS_FRAMEWORK_ID"},
+		{"no executor", func(c *Config) { c.Mesos.ExecutorID = "" }, "MESOS_EXECUTOR_ID"},
+		{"no agent", func(c *Config) { c.Mesos.AgentEndpoint = "" }, "MESOS_AGENT_ENDPOINT"},
+		{"no sandbox", func(c *Config) { c.Mesos.Sandbox = "" }, "MESOS_SANDBOX"},
+		{"negative output limit", func(c *Config) { c.OutputLimit = -1 }, "output limit -1"},
+		{"negative tail", func(c *Config) { c.TailBytes = -1 }, "tail bytes -1"},
+		{"negative grace", func(c *Config) { c.KillGrace = -time.Second }, "kill grace -1s"},
+		{"checkpoint without backoff", func(c *Config) { c.Mesos.Checkpoint = true }, "MESOS_SUBSCRIPTION_BACKOFF_MAX"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.mod(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate() = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
