@@ -123,4 +123,8 @@ func TestOneMachineEndToEnd(t *testing.T) {
 			t.Fatalf("graph/csv %q lacks the edge parent→child", csv)
 		}
 	})
+
+	t.Run("prometheus metrics are lint-clean and documented", func(t *testing.T) {
+		checkMetrics(t, h.URL)
+	})
 }
