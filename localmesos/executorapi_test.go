@@ -14,12 +14,12 @@ import (
 
 // execStream is the test acting as an executor over JSON.
 type execStream struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	events chan event
 }
 
-func openExecStream(t *testing.T, m *Mesos, body string) *execStream {
+func openExecStream(t testing.TB, m *Mesos, body string) *execStream {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, m.URL()+"/api/v1/executor", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

@@ -105,43 +105,50 @@ func TestFaultNotLeaderAndUnavailable(t *testing.T) {
 // TestFaultLoseAgent: tasks become TASK_LOST, outstanding offers are
 // rescinded, FAILURE names the agent, and the agent returns with a new ID.
 func TestFaultLoseAgent(t *testing.T) {
-	m := startMesos(t, testConfig(t))
-	c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+multiRoleInfo+`}}`)
-	offerID, _ := c.offer()
-	lost := m.AgentID()
-	c.launch(offerID, taskInfo(t, m, "t1", "ex1", "json", "run"))
-	c.ack(c.update("t1"))
-	rest, _ := c.offer() // after the 1 s refuse filter
-	m.Faults().LoseAgent()
-	ev := c.updateWith("t1", "update.status.state", "TASK_LOST")
-	if ev.str("update.status.source") != "SOURCE_MASTER" || ev.str("update.status.reason") != "REASON_AGENT_REMOVED" || ev.get("update.status.uuid") != nil {
-		t.Errorf("lost task: %s", ev.raw)
-	}
-	if r := c.next("RESCIND"); r.str("rescind.offer_id.value") != rest {
-		t.Errorf("RESCIND: %s, want offer %s", r.raw, rest)
-	}
-	if f := c.next("FAILURE"); f.str("failure.agent_id.value") != lost || f.get("failure.executor_id") != nil {
-		t.Errorf("FAILURE: %s", f.raw)
-	}
-	_, o := c.offer()
-	if got := o.str("offers.offers"); !strings.Contains(string(o.raw), `"agent_id":{"value":"`+m.AgentID()+`"}`) || m.AgentID() == lost {
-		t.Errorf("offer after agent loss: %s (%s)", o.raw, got)
-	}
-	eventually(t, "executor of the lost agent killed", func() bool {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for _, runs := range m.runs {
-			for _, ex := range runs {
-				ex.procMu.Lock()
-				alive := ex.proc != nil && !ex.exited
-				ex.procMu.Unlock()
-				if alive {
-					return false
-				}
+	for _, tc := range []struct{ name, caps, state string }{
+		{"plain", `[{"type":"MULTI_ROLE"}]`, "TASK_LOST"},
+		{"partition aware", `[{"type":"MULTI_ROLE"},{"type":"PARTITION_AWARE"}]`, "TASK_UNREACHABLE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := startMesos(t, testConfig(t))
+			c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"root","name":"la","roles":["*"],"capabilities":`+tc.caps+`}}}`)
+			offerID, _ := c.offer()
+			lost := m.AgentID()
+			c.launch(offerID, taskInfo(t, m, "t1", "ex1", "json", "run"))
+			c.ack(c.update("t1"))
+			rest, _ := c.offer() // after the 1 s refuse filter
+			m.Faults().LoseAgent()
+			ev := c.updateWith("t1", "update.status.state", tc.state)
+			if ev.str("update.status.source") != "SOURCE_MASTER" || ev.str("update.status.reason") != "REASON_AGENT_REMOVED" || ev.get("update.status.uuid") != nil {
+				t.Errorf("lost task: %s", ev.raw)
 			}
-		}
-		return true
-	})
+			if r := c.next("RESCIND"); r.str("rescind.offer_id.value") != rest {
+				t.Errorf("RESCIND: %s, want offer %s", r.raw, rest)
+			}
+			if f := c.next("FAILURE"); f.str("failure.agent_id.value") != lost || f.get("failure.executor_id") != nil {
+				t.Errorf("FAILURE: %s", f.raw)
+			}
+			_, o := c.offer()
+			if !strings.Contains(string(o.raw), `"agent_id":{"value":"`+m.AgentID()+`"}`) || m.AgentID() == lost {
+				t.Errorf("offer after agent loss: %s", o.raw)
+			}
+			eventually(t, "executor of the lost agent killed", func() bool {
+				m.mu.Lock()
+				defer m.mu.Unlock()
+				for _, runs := range m.runs {
+					for _, ex := range runs {
+						ex.procMu.Lock()
+						alive := ex.proc != nil && !ex.exited
+						ex.procMu.Unlock()
+						if alive {
+							return false
+						}
+					}
+				}
+				return true
+			})
+		})
+	}
 }
 
 // TestFaultDuplicateAndDelayUpdates: every update comes twice; updates

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 
 const waitFor = 20 * time.Second
 
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	return Config{
 		WorkDir:                     t.TempDir(),
 		CPUs:                        4,
@@ -39,7 +39,7 @@ func testConfig(t *testing.T) Config {
 	}
 }
 
-func startMesos(t *testing.T, cfg Config) *Mesos {
+func startMesos(t testing.TB, cfg Config) *Mesos {
 	t.Helper()
 	m, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -88,7 +88,7 @@ func (e event) str(path string) string {
 }
 
 type schedClient struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	resp     *http.Response
 	streamID string
@@ -100,7 +100,7 @@ type schedClient struct {
 
 const multiRoleInfo = `{"user":"root","name":"wire-test","roles":["*"],"capabilities":[{"type":"MULTI_ROLE"}],"failover_timeout":0}`
 
-func post(t *testing.T, url string, headers map[string]string, body string) (*http.Response, string) {
+func post(t testing.TB, url string, headers map[string]string, body string) (*http.Response, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
@@ -119,7 +119,7 @@ func post(t *testing.T, url string, headers map[string]string, body string) (*ht
 }
 
 // subscribe sends SUBSCRIBE with the JSON codec and reads the stream.
-func subscribe(t *testing.T, m *Mesos, body string) *schedClient {
+func subscribe(t testing.TB, m *Mesos, body string) *schedClient {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, m.URL()+"/api/v1/scheduler", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -273,7 +273,7 @@ func (c *schedClient) offer() (id string, ev event) {
 
 // testExecutorInfo is an ExecutorInfo running this test binary as a JSON
 // HTTP executor in the given mode.
-func testExecutorInfo(t *testing.T, id, mode string, cpus, mem float64) string {
+func testExecutorInfo(t testing.TB, id, mode string, cpus, mem float64) string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func testExecutorInfo(t *testing.T, id, mode string, cpus, mem float64) string {
 
 // taskInfo is a TaskInfo for the test executor; data selects what the
 // executor does with it (finish, fail, run, exit).
-func taskInfo(t *testing.T, m *Mesos, id, exID, mode, data string) string {
+func taskInfo(t testing.TB, m *Mesos, id, exID, mode, data string) string {
 	return fmt.Sprintf(`{"name":%q,"task_id":{"value":%q},"agent_id":{"value":%q},
 "resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}],
 "executor":%s,"data":%q}`, id, id, m.AgentID(), testExecutorInfo(t, exID, mode, 0.1, 32), b64(data))
@@ -300,7 +300,7 @@ func (c *schedClient) launch(offerID string, tasks ...string) {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for !cond() {
