@@ -247,41 +247,32 @@ func taskOK(t Task) bool {
 // re-sends them, and reconciliation answers repeat what the engine knows.
 func (e *Engine) taskUpdated(ev TaskUpdated) {
 	r, ok := e.tasks[ev.TaskID]
-	if !ok {
-		// A task the engine does not hold: a leftover of a deleted job, an
-		// old attempt, or a launch the store lost. Kill it unless it ended
-		// (Chronos #549 ghost jobs).
+	var t *Task
+	if ok {
+		for i := range r.Tasks {
+			if r.Tasks[i].ID == ev.TaskID {
+				t = &r.Tasks[i]
+			}
+		}
+		if t == nil {
+			panic(fmt.Sprintf("scheduler: task %s indexed to run %s that lacks it", ev.TaskID, r.ID))
+		}
+	}
+	if t == nil || t.State == TaskPending {
+		// A task the engine does not hold as launched: a leftover of a
+		// deleted job, an old attempt, or a launch this engine never
+		// made (launch intents are persisted before launching, so Mesos
+		// cannot know a task that is still pending here). Kill it unless
+		// it ended; never adopt it (Chronos #549 ghost jobs).
 		if !ev.State.Terminal() {
 			e.out.Kill = append(e.out.Kill, TaskRef{TaskID: ev.TaskID, AgentID: ev.AgentID})
 		}
 		return
 	}
-	var t *Task
-	for i := range r.Tasks {
-		if r.Tasks[i].ID == ev.TaskID {
-			t = &r.Tasks[i]
-		}
-	}
-	if t == nil {
-		panic(fmt.Sprintf("scheduler: task %s indexed to run %s that lacks it", ev.TaskID, r.ID))
-	}
-	if t.State.Terminal() || (t.State == ev.State && ev.State != TaskPending) {
+	if t.State.Terminal() || t.State == ev.State || ev.State == TaskPending || ev.State == TaskUnknown {
 		return
 	}
-	if ev.State == TaskPending || ev.State == TaskUnknown {
-		return
-	}
-	adopted := t.State == TaskPending
 	t.State = ev.State
-	if adopted {
-		// The engine did not launch this task (the launch intent was
-		// persisted, then the leader failed before recording more), but
-		// Mesos knows it: adopt it rather than launch it twice.
-		t.LaunchedAt = e.now
-		if !hasPending(r) {
-			delete(e.waiting, r)
-		}
-	}
 	if ev.AgentID != "" {
 		t.AgentID = ev.AgentID
 	}
