@@ -72,7 +72,7 @@ func failure(what, server string, err error) error {
 		}
 		fmt.Fprintf(&b, "%s: %s (%s)", what, ce.Message, status)
 		for _, d := range ce.Details {
-			if !strings.Contains(ce.Message, d.Message) {
+			if !strings.Contains(ce.Message, d.Field+": "+d.Message) {
 				fmt.Fprintf(&b, "\n  %s: %s", d.Field, d.Message)
 			}
 		}

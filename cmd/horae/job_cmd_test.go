@@ -354,3 +354,147 @@ func TestJobRunWaitProcess(t *testing.T) {
 		t.Errorf("progress does not show the retry:\n%s", out)
 	}
 }
+
+func TestParseJobs(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		names []string // in the order they are sent
+		err   string
+	}{
+		{"one JSON object", `{"name": "a", "command": "true"}`, []string{"a"}, ""},
+		{"JSON list", `[{"name": "a"}, {"name": "b"}]`, []string{"a", "b"}, ""},
+		{"job list --json shape", `{"jobs": [{"name": "a"}, {"name": "b"}], "next": ""}`, []string{"a", "b"}, ""},
+		{"YAML documents", "name: a\n---\nname: b\n---\n", []string{"a", "b"}, ""},
+		{"children after parents", "- {name: c, parents: [b]}\n- {name: b, parents: [a]}\n- {name: a}\n", []string{"a", "b", "c"}, ""},
+		{"parents outside the file keep the order", "- {name: b, parents: [x]}\n- {name: a}\n", []string{"b", "a"}, ""},
+		{"a cycle keeps the file's order", "- {name: a, parents: [b]}\n- {name: b, parents: [a]}\n", []string{"b", "a"}, ""},
+		{"empty", "", nil, "f.yaml: no job in the file"},
+		{"only comments", "# nothing\n", nil, "f.yaml: no job in the file"},
+		{"a string", `"just text"`, nil, "f.yaml: want a job object or a list of jobs, found a string"},
+		{"list of numbers", `[1]`, nil, "f.yaml: want a job object, found a int"},
+		{"no name", `{"command": "true"}`, nil, `f.yaml: job has no name (a string field "name" is required)`},
+		{"name not a string", `[{"name": "a"}, {"name": 7}]`, nil, `f.yaml, job 2: job has no name (a string field "name" is required)`},
+		{"duplicate", "- {name: a}\n- {name: a}\n", nil, `f.yaml, job 2: job "a" is also defined at f.yaml, job 1`},
+		{"broken JSON", `{"name": "a",`, nil, "f.yaml: not YAML or JSON: "},
+		{"non-string key", "name: a\nlabels: {1: x}\n", nil, `f.yaml: job "a": labels: key 1 is not a string`},
+		{"NaN", "name: a\ncpus: .nan\n", nil, `f.yaml: job "a": cpus: NaN is not a JSON number`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, err := parseJobs([]byte(tc.in), "f.yaml")
+			if tc.names == nil {
+				if err == nil {
+					t.Fatalf("no error, want %q", tc.err)
+				}
+				if !strings.HasPrefix(err.Error(), tc.err) {
+					t.Errorf("error = %q, want prefix %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range docs {
+				got = append(got, d.name)
+				var m map[string]any
+				if err := json.Unmarshal(d.body, &m); err != nil || m["name"] != d.name {
+					t.Errorf("body of %s = %s (%v)", d.name, d.body, err)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.names, ",") {
+				t.Errorf("order = %v, want %v", got, tc.names)
+			}
+		})
+	}
+}
+
+// FuzzParseJobs checks that any input is parsed or refused with an error,
+// and that what is accepted is JSON objects named as reported, unique, and
+// all of them: the parents-first order is a permutation.
+func FuzzParseJobs(f *testing.F) {
+	for _, s := range []string{
+		jobsYAML,
+		`{"name": "a", "command": "true", "cpus": 0.5, "labels": {"team": "x"}}`,
+		`{"jobs": [{"name": "a"}, {"name": "b", "parents": ["a"]}]}`,
+		"name: a\n---\nname: b\nparents: [a, a, c]\n",
+		"- {name: a, parents: [b]}\n- {name: b, parents: [a]}\n",
+		"name: a\ncpus: .inf\n", "name: a\nwhen: 2026-01-01T00:00:00Z\n", "name: [a]\n", "&x a: *x\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, err := parseJobs(data, "f")
+		if err != nil {
+			if len(docs) != 0 {
+				t.Fatalf("error %v with %d jobs", err, len(docs))
+			}
+			return
+		}
+		if len(docs) == 0 {
+			t.Fatal("no jobs and no error")
+		}
+		seen := map[string]bool{}
+		for _, d := range docs {
+			var m map[string]any
+			if err := json.Unmarshal(d.body, &m); err != nil {
+				t.Fatalf("body %q is not a JSON object: %v", d.body, err)
+			}
+			if m["name"] != d.name || d.name == "" || seen[d.name] {
+				t.Fatalf("job %q: body name %v, seen %v", d.name, m["name"], seen[d.name])
+			}
+			seen[d.name] = true
+		}
+	})
+}
+
+func TestFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"validation problems once, one a line",
+			&client.Error{Status: 422, Message: "invalid job: schedule: bad; retries: must be >= 0",
+				Details: []api.Detail{{Field: "schedule", Message: "bad"}, {Field: "retries", Message: "must be >= 0"}}},
+			"job add x: invalid job (422 Unprocessable Entity)\n  schedule: bad\n  retries: must be >= 0"},
+		{"details not in the message are listed",
+			&client.Error{Status: 409, Message: `job "a" has dependents`,
+				Details: []api.Detail{{Field: "dependents", Message: "b"}, {Field: "dependents", Message: "c"}}},
+			"job add x: job \"a\" has dependents (409 Conflict)\n  dependents: b\n  dependents: c"},
+		{"no details", &client.Error{Status: 404, Message: `job "x" not found`}, `job add x: job "x" not found (404 Not Found)`},
+		{"unauthorized", &client.Error{Status: 401, Message: "missing bearer token"},
+			"job add x: missing bearer token (401 Unauthorized)\n  hint: pass a token with --token or HORAE_TOKEN"},
+		{"transport", errors.New("horae: GET /api/v1/jobs: EOF"), "job add x: GET /api/v1/jobs: EOF"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := failure("job add x", "http://h", tc.err).Error(); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunExitCode(t *testing.T) {
+	code := func(n int) *int { return &n }
+	tests := []struct {
+		run  api.Run
+		want int
+	}{
+		{api.Run{State: "succeeded", ExitCode: code(0)}, 0},
+		{api.Run{State: "succeeded"}, 0},
+		{api.Run{State: "failed", ExitCode: code(3)}, 3},
+		{api.Run{State: "failed", ExitCode: code(0)}, 1},
+		{api.Run{State: "failed", ExitCode: code(-1)}, 1},
+		{api.Run{State: "failed", ExitCode: code(300)}, 1},
+		{api.Run{State: "killed"}, 1},
+		{api.Run{State: "skipped"}, 1},
+	}
+	for _, tc := range tests {
+		if got := runExitCode(tc.run); got != tc.want {
+			t.Errorf("runExitCode(%s, %v) = %d, want %d", tc.run.State, tc.run.ExitCode, got, tc.want)
+		}
+	}
+}

@@ -123,8 +123,9 @@ func startServer(t *testing.T) *testServer {
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); pw.Close() }()
+	exited := make(chan struct{}) // closed once the process is reaped
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); pw.Close(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -142,8 +143,8 @@ func startServer(t *testing.T) *testServer {
 	select {
 	case a := <-addr:
 		srv.URL = "http://" + a
-	case err := <-exited:
-		t.Fatalf("horae serve exited before serving: %v\n%s", err, srv.stderr.String())
+	case <-exited:
+		t.Fatalf("horae serve exited before serving: %v\n%s", waitErr, srv.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("horae serve did not start within 30s:\n%s", srv.stderr.String())
 	}
