@@ -165,7 +165,7 @@ func TestProperties(t *testing.T) {
 		}
 		steps := rapid.IntRange(1, 60).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
-			switch rapid.IntRange(0, 5).Draw(rt, "action") {
+			switch rapid.IntRange(0, 8).Draw(rt, "action") {
 			case 0:
 				h.now = h.now.Add(time.Duration(rapid.IntRange(0, 200).Draw(rt, "advance")) * time.Second)
 				s.step(Tick{})
@@ -195,6 +195,50 @@ func TestProperties(t *testing.T) {
 				if rapid.IntRange(0, 3).Draw(rt, "failover") == 0 {
 					s.elect()
 				}
+			case 6:
+				s.step(JobEnabled{Name: fmt.Sprint("j", rapid.IntRange(0, nJobs-1).Draw(rt, "toggle")), Enabled: rapid.Bool().Draw(rt, "enabled")})
+			case 7:
+				var ids []RunID
+				for id, r := range s.runs {
+					if !r.State.Terminal() {
+						ids = append(ids, id)
+					}
+				}
+				if len(ids) == 0 {
+					continue
+				}
+				sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+				s.step(RunKillRequested{Run: rapid.SampledFrom(ids).Draw(rt, "kill")})
+			case 8:
+				if ids := s.liveIDs(); len(ids) > 0 {
+					// Mesos repeats an update (at-least-once delivery).
+					id := rapid.SampledFrom(ids).Draw(rt, "repeat")
+					s.step(TaskUpdated{TaskID: id, State: TaskRunning})
+					s.step(TaskUpdated{TaskID: id, State: TaskRunning, Reconciliation: true})
+				}
+			}
+		}
+		// Liveness: with ample offers and every task succeeding, nothing
+		// stays pending (no run is stranded by forbid, kills or failover).
+		for round := 0; round < 3; round++ {
+			h.now = h.now.Add(10 * time.Minute)
+			s.step(Tick{})
+			for k := 0; k < 500; k++ {
+				s.offerN++
+				out := s.step(OffersArrived{Offers: []Offer{bigOffer(fmt.Sprint("o", s.offerN), fmt.Sprint("h", k%3))}})
+				for _, id := range s.liveIDs() {
+					delete(s.live, id)
+					c := 0
+					s.step(TaskUpdated{TaskID: id, State: TaskFinished, Result: &TaskResult{ExitCode: &c}})
+				}
+				if len(out.Launch) == 0 && len(s.live) == 0 {
+					break
+				}
+			}
+		}
+		for id, r := range s.h.store.runs {
+			if !r.State.Terminal() && !r.NotBefore.After(h.now) {
+				rt.Fatalf("run %s stranded in %s (attempt %d, created %s, now %s)", id, r.State, r.Attempt, r.CreatedAt, h.now)
 			}
 		}
 		// Replay: the same events on a fresh engine give equal outputs.
