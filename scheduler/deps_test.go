@@ -263,3 +263,24 @@ func TestRestoreWithMissingParent(t *testing.T) {
 	}
 	h.step(JobMarkedSuccess{Job: "child"})
 }
+
+// TestChildEditedWhileParentRuns: editing a dependent job keeps its
+// progress for unchanged parents, so it still fires (Chronos #439 skipped
+// it).
+func TestChildEditedWhileParentRuns(t *testing.T) {
+	h := newHarness(t)
+	h.ready()
+	h.put(sched("a", "R1/2026-03-01T00:01:00Z/PT1M"))
+	h.put(sched("b", "R1/2026-03-01T00:01:00Z/PT1M"))
+	h.put(dep("c", "a", "b"))
+	h.advance(time.Minute)
+	h.launchAll()
+	h.finish("horae.a.s20260301T000100Z.0.0", 0)
+	edited := dep("c", "a", "b")
+	edited.Description = "edited while b runs"
+	h.put(edited)
+	h.finish("horae.b.s20260301T000100Z.0.0", 0)
+	if got := h.statesOf("c"); got != "pending" {
+		t.Errorf("edited child: %q, want one pending run", got)
+	}
+}
