@@ -222,7 +222,9 @@ func (f *Framework) Run(ctx context.Context, out chan<- scheduler.Event) error {
 			}
 		}
 		sctx, scancel := context.WithCancel(ctx)
+		watched := make(chan struct{})
 		go func() {
+			defer close(watched)
 			select {
 			case <-changed:
 				f.logger.Info("mesos leading master changed; re-subscribing", "master", ep)
@@ -232,6 +234,7 @@ func (f *Framework) Run(ctx context.Context, out chan<- scheduler.Event) error {
 		}()
 		f.session(sctx, ctx, scancel, ep, tokens, out)
 		scancel()
+		<-watched
 
 		f.mu.Lock()
 		removed := f.removed

@@ -491,3 +491,30 @@ func TestPeriodicImplicitReconcile(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoversFromUnavailableMaster: a master answering 503 costs the
+// subscription (P11); calls fail with an error instead of hanging, and the
+// framework subscribes again, with the same ID, once the master is back.
+func TestRecoversFromUnavailableMaster(t *testing.T) {
+	m := startMesos(t)
+	h := startFramework(t, testFrameworkConfig(t, m.URL(), &idStore{}))
+	h.subscribed()
+	id := h.f.FrameworkID()
+	m.Faults().Unavailable(true)
+	if err := h.f.Reconcile(context.Background(), []scheduler.TaskRef{{TaskID: "t-x"}}, false); err == nil {
+		t.Fatal("RECONCILE to an unavailable master succeeded")
+	}
+	h.next("Disconnected", isType[scheduler.Disconnected])
+	if err := h.f.Kill(context.Background(), []scheduler.TaskRef{{TaskID: "t-x"}}); !errors.Is(err, ErrNotSubscribed) {
+		t.Fatalf("call after the subscription was lost: %v, want ErrNotSubscribed", err)
+	}
+	m.Faults().Unavailable(false)
+	h.subscribed()
+	if h.f.FrameworkID() != id {
+		t.Fatalf("framework id %q, want %q", h.f.FrameworkID(), id)
+	}
+	// The pump's implicit RECONCILE may race the explicit one: 1 or 2.
+	if got := h.counter("horae_mesos_call_errors_total", "call", "RECONCILE"); got < 1 || got > 2 {
+		t.Errorf("RECONCILE call errors %g, want 1 or 2", got)
+	}
+}
