@@ -77,6 +77,7 @@ func TestFaultNotLeaderAndUnavailable(t *testing.T) {
 		{"POST", "/api/v1/scheduler", `{"type":"REVIVE","framework_id":{"value":"x"}}`, "//127.0.0.1:5052/master/api/v1/scheduler"},
 		{"POST", "/master/api/v1/scheduler", `{"framework_id":`, "//127.0.0.1:5052/master/api/v1/scheduler"},
 		{"GET", "/master/state", "", "//127.0.0.1:5052/master/state"},
+		{"POST", "/api/v1", `{"type":"GET_MASTER"}`, "//127.0.0.1:5052/master/api/v1"},
 		{"POST", "/master/teardown", "frameworkId=x", "//127.0.0.1:5052/master/teardown"},
 		{"GET", "/redirect", "", "//127.0.0.1:5052"},
 		{"GET", "/master/redirect", "", "//127.0.0.1:5052"},

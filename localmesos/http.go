@@ -32,6 +32,8 @@ func (m *Mesos) routes() http.Handler {
 	mux.HandleFunc("/master/state", m.masterOnly(m.handleState))
 	mux.HandleFunc("/state", m.masterOnly(m.handleState))
 	mux.HandleFunc("/master/teardown", m.masterOnly(m.handleTeardown))
+	mux.HandleFunc("/api/v1", m.masterOnly(m.handleOperator))
+	mux.HandleFunc("/master/api/v1", m.masterOnly(m.handleOperator))
 	mux.HandleFunc("/redirect", m.handleRedirect)
 	mux.HandleFunc("/master/redirect", m.handleRedirect)
 	mux.HandleFunc("/health", m.handleHealth)
@@ -52,6 +54,12 @@ func (m *Mesos) masterOnly(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// handleOperator answers the v1 operator API, which localmesos does not
+// serve (a non-leader still redirects it, as Mesos does).
+func (m *Mesos) handleOperator(w http.ResponseWriter, r *http.Request) {
+	(&httpError{code: http.StatusNotImplemented, body: "localmesos does not serve the v1 operator API"}).write(w)
 }
 
 func (m *Mesos) handleRedirect(w http.ResponseWriter, r *http.Request) {

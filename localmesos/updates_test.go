@@ -20,6 +20,13 @@ func TestConformanceUpdatesReconcileKill(t *testing.T) {
 	m := startMesos(t, testConfig(t))
 	c := subscribe(t, m, `{"type":"SUBSCRIBE","subscribe":{"framework_info":`+multiRoleInfo+`}}`)
 	agent := m.AgentID()
+	// Implicit reconciliation without tasks answers nothing: the next
+	// update is the answer to the explicit one sent after it.
+	c.mustCall(`{"framework_id":{"value":%q},"type":"RECONCILE","reconcile":{"tasks":[]}}`, c.fwID)
+	c.mustCall(`{"framework_id":{"value":%q},"type":"RECONCILE","reconcile":{"tasks":[{"task_id":{"value":"marker"}}]}}`, c.fwID)
+	if ev := c.next("UPDATE"); ev.str("update.status.task_id.value") != "marker" {
+		t.Errorf("implicit reconciliation of no tasks answered %s", ev.raw)
+	}
 	offerID, _ := c.offer()
 	c.launch(offerID, taskInfo(t, m, "t-run", "ex-run", "json", "run"))
 
