@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 STATICCHECK_VERSION := 2025.1.1
 
-.PHONY: all build run test test-unit test-integration deps-test bench lint fmt clean
+.PHONY: all build run test test-unit test-integration deps-test bench bench-load drill lint fmt clean
 
 all: build
 
@@ -42,6 +42,15 @@ deps-test:
 # Benchmarks of every package; docs/benchmarks.md reports their figures.
 bench:
 	./scripts/bench.sh
+
+# Sustained load on one machine against a bare fork/exec loop at the same
+# rate (HORAE_LOAD_RATE runs/s for HORAE_LOAD_SECONDS).
+bench-load:
+	HORAE_LOAD=1 $(GO) test -count=1 -run TestLoad -v -timeout 30m ./integration/
+
+# The failover drill with 20 forced failovers (make test runs 3).
+drill: deps-test
+	HORAE_DRILL_FAILOVERS=20 $(GO) test -count=1 -run 'TestFailover|TestPaused|TestZooKeeperOutage|TestMesosFaultDrills' -v -timeout 30m ./integration/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

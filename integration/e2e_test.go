@@ -23,6 +23,7 @@ type runJSON struct {
 		Host   string `json:"host"`
 	} `json:"tasks"`
 	ScheduledFor string `json:"scheduledFor"`
+	StartedAt    string `json:"startedAt"`
 }
 
 type runsJSON struct {

@@ -1,0 +1,143 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestLoad measures sustained throughput on one machine: jobs whose runs
+// come due at a given total rate (HORAE_LOAD_RATE runs/s, default 100) for
+// HORAE_LOAD_SECONDS (default 60), each running `true`, side by side with a
+// bare loop that fork/execs `true` at the same rate. It reports the p50/p99
+// scheduled-to-started lateness of both, missed and skipped slots. It is a
+// measurement, not a check: it runs only with HORAE_LOAD=1 (make bench-load).
+func TestLoad(t *testing.T) {
+	if os.Getenv("HORAE_LOAD") != "1" {
+		t.Skip("load measurement: set HORAE_LOAD=1")
+	}
+	rate := envInt(t, "HORAE_LOAD_RATE", 100)
+	seconds := envInt(t, "HORAE_LOAD_SECONDS", 60)
+
+	bare := bareLoop(rate, time.Duration(seconds)*time.Second)
+	t.Logf("bare fork/exec loop at %d/s for %ds: started %d of %d, lateness p50 %v p99 %v max %v",
+		rate, seconds, bare.started, bare.due, bare.p(0.50), bare.p(0.99), bare.p(1))
+
+	h := serveLocal(t, "--log-level", "warn")
+	// rate jobs of one run per second each, staggered across the second so
+	// the load is spread as a real fleet's would be.
+	start := time.Now().UTC().Truncate(time.Second).Add(5 * time.Second)
+	for i := range rate {
+		offset := time.Duration(i) * time.Second / time.Duration(rate)
+		job := map[string]any{
+			"name":              fmt.Sprintf("load-%04d", i),
+			"command":           "true",
+			"schedule":          fmt.Sprintf("R%d/%s/PT1S", seconds, start.Add(offset).Format("2006-01-02T15:04:05.000Z")),
+			"concurrencyPolicy": "allow",
+			"missedRunPolicy":   "all",
+			"retries":           0,
+			"cpus":              0.001, "mem": 1, "disk": 0.001,
+		}
+		if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs", job, nil); code != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", job["name"], code, body)
+		}
+	}
+	deadline := start.Add(time.Duration(seconds)*time.Second + 2*time.Minute)
+	var lat []time.Duration
+	var states map[string]int
+	for {
+		lat, states = nil, map[string]int{}
+		active := 0
+		for i := range rate {
+			for _, r := range allRuns(t, h.URL, fmt.Sprintf("load-%04d", i)) {
+				states[r.State]++
+				switch r.State {
+				case "pending", "launching", "running":
+					active++
+				}
+				if r.StartedAt != "" {
+					sf, _ := time.Parse(time.RFC3339Nano, r.ScheduledFor)
+					st, _ := time.Parse(time.RFC3339Nano, r.StartedAt)
+					lat = append(lat, st.Sub(sf))
+				}
+			}
+		}
+		if time.Now().After(start.Add(time.Duration(seconds)*time.Second)) && active == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(p*float64(len(lat)-1))]
+	}
+	t.Logf("horae at %d/s for %ds: runs %v (due %d), scheduled→started p50 %v p99 %v max %v",
+		rate, seconds, states, rate*seconds, q(0.50), q(0.99), q(1))
+}
+
+type bareResult struct {
+	due, started int
+	lat          []time.Duration
+}
+
+func (b bareResult) p(q float64) time.Duration {
+	if len(b.lat) == 0 {
+		return 0
+	}
+	return b.lat[int(q*float64(len(b.lat)-1))]
+}
+
+// bareLoop fork/execs `true` at rate per second for d, each start due at
+// its own slot, and records how late each started.
+func bareLoop(rate int, d time.Duration) bareResult {
+	var (
+		mu  sync.Mutex
+		res bareResult
+		wg  sync.WaitGroup
+	)
+	interval := time.Second / time.Duration(rate)
+	begin := time.Now()
+	for slot := begin; slot.Before(begin.Add(d)); slot = slot.Add(interval) {
+		res.due++
+		time.Sleep(time.Until(slot))
+		wg.Add(1)
+		go func(due time.Time) {
+			defer wg.Done()
+			cmd := exec.Command("true")
+			if err := cmd.Start(); err != nil {
+				return
+			}
+			late := time.Since(due)
+			_ = cmd.Wait()
+			mu.Lock()
+			res.started++
+			res.lat = append(res.lat, late)
+			mu.Unlock()
+		}(slot)
+	}
+	wg.Wait()
+	sort.Slice(res.lat, func(i, j int) bool { return res.lat[i] < res.lat[j] })
+	return res
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
