@@ -104,7 +104,9 @@ type table struct{ tw *tabwriter.Writer }
 
 func newTable(w io.Writer, header ...string) *table {
 	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
-	t.row(header...)
+	if len(header) > 0 {
+		t.row(header...)
+	}
 	return t
 }
 
@@ -118,6 +120,9 @@ func (t *table) row(cells ...string) {
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }
+
+// raw writes a row as it is ("" stays empty).
+func (t *table) raw(cells ...string) { fmt.Fprintln(t.tw, strings.Join(cells, "\t")) }
 
 func (t *table) flush() error {
 	if err := t.tw.Flush(); err != nil {

@@ -55,7 +55,8 @@ states and an edge list; --format dot prints Graphviz DOT (pipe it to
 				return err
 			}
 			fmt.Fprintln(out)
-			t = newTable(out, "PARENT", "", "CHILD")
+			t = newTable(out)
+			t.raw("PARENT", "", "CHILD")
 			for _, e := range g.Edges {
 				t.row(e.Parent, "->", e.Child)
 			}

@@ -41,7 +41,7 @@ disabled: true
 			`(?m)^JOB\s+STATE\s+LAST\s+ENABLED$`,
 			`(?m)^a\s+idle\s+fresh\s+yes$`,
 			`(?m)^lone\s+idle\s+fresh\s+no$`,
-			`(?m)^PARENT\s+-\s+CHILD$`,
+			`(?m)^PARENT\s+CHILD$`,
 			`(?m)^a\s+->\s+b$`,
 			`(?m)^b\s+->\s+c$`,
 		} {

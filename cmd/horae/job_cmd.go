@@ -159,7 +159,12 @@ func describeJob(w io.Writer, j api.Job) error {
 	}
 	kv("Description", j.Description)
 	kv("Owner", j.Owner)
-	kv("Resources", fmt.Sprintf("cpus %g, mem %g MB, disk %g MB", j.CPUs, j.Mem, j.Disk))
+	kv("Resources", fmt.Sprintf("cpus %g, mem %g MiB, disk %g MiB", j.CPUs, j.Mem, j.Disk))
+	env := make([]string, len(j.EnvironmentVariables))
+	for i, e := range j.EnvironmentVariables {
+		env[i] = e.Name + "=" + e.Value
+	}
+	kv("Environment", strings.Join(env, " "))
 	if j.Container != nil {
 		kv("Container", j.Container.Type+" "+j.Container.Image)
 	}
@@ -612,14 +617,6 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			fmt.Fprintf(w, "%s attempt %d\n", stamp(), run.Attempt+1)
 		}
 		seen.attempt = run.Attempt
-		if run.State != seen.state || run.Reason != seen.reason {
-			line := "run " + run.State
-			if run.Reason != "" {
-				line += ": " + run.Reason
-			}
-			fmt.Fprintf(w, "%s %s\n", stamp(), line)
-			seen.state, seen.reason = run.State, run.Reason
-		}
 		for _, t := range run.Tasks {
 			line := t.State
 			if t.Host != "" {
@@ -644,8 +641,19 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			if d := elapsed(run.StartedAt, run.FinishedAt, now()); d != "" {
 				end += " after " + d
 			}
+			if run.Reason != "" {
+				end += ": " + run.Reason
+			}
 			fmt.Fprintln(w, end)
 			return run, nil
+		}
+		if run.State != seen.state || run.Reason != seen.reason {
+			line := "run " + run.State
+			if run.Reason != "" {
+				line += ": " + run.Reason
+			}
+			fmt.Fprintf(w, "%s %s\n", stamp(), line)
+			seen.state, seen.reason = run.State, run.Reason
 		}
 		select {
 		case <-ctx.Done():

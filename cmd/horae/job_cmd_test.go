@@ -206,7 +206,7 @@ func TestJobCommands(t *testing.T) {
 		for _, want := range []*regexp.Regexp{
 			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ of job fails started \(trigger manual\)$`),
 			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d task \S+ failed on \S+, exit code 3`),
-			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ failed with exit code 3 after \S+$`),
+			regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ failed with exit code 3 after \S+: instance 0 failed with exit code 3`),
 		} {
 			if !want.MatchString(r.stdout) {
 				t.Errorf("progress lacks %s:\n%s", want, r.stdout)
