@@ -498,3 +498,38 @@ func TestRunExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestClientAuth checks that --token, HORAE_TOKEN and the config file reach
+// a server with an auth file, with the precedence flags > env > file.
+func TestClientAuth(t *testing.T) {
+	clearClientEnv(t)
+	auth := writeFile(t, "auth.yaml", `
+- {user: viewer, token: `+leaderToken+`, role: viewer}
+- {user: admin, token: admin-token, role: admin}
+`)
+	srv := startServer(t, "--auth-file", auth)
+	s := "--server=" + srv.URL
+	job := `{"name": "a", "command": "true", "schedule": "R0//PT1H"}`
+
+	r := cli(t, "", "job", "list", s)
+	if r.err == nil || !strings.Contains(r.err.Error(), "(401 Unauthorized)\n  hint: pass a token with --token or HORAE_TOKEN") {
+		t.Errorf("list without a token: %v", r.err)
+	}
+	mustOK(t, cli(t, "", "job", "list", s, "--token", leaderToken))
+	r = cli(t, job, "job", "add", "-f", "-", s, "--token", leaderToken)
+	if r.err == nil || !strings.Contains(r.err.Error(), "(403 Forbidden)") {
+		t.Errorf("add as a viewer: %v", r.err)
+	}
+
+	t.Setenv("HORAE_TOKEN", "admin-token")
+	mustOK(t, cli(t, job, "job", "add", "-f", "-", s))
+	t.Setenv("HORAE_TOKEN", "")
+
+	cfg := writeFile(t, "horae.yaml", "server: "+srv.URL+"\ntoken: admin-token\n")
+	mustOK(t, cli(t, "", "job", "delete", "a", "--config", cfg))
+	t.Setenv("HORAE_TOKEN", leaderToken) // env beats the file
+	if r := cli(t, job, "job", "add", "-f", "-", "--config", cfg); r.err == nil || !strings.Contains(r.err.Error(), "403") {
+		t.Errorf("HORAE_TOKEN should beat the config file: %v", r.err)
+	}
+	mustOK(t, cli(t, job, "job", "add", "-f", "-", "--config", cfg, "--token", "admin-token")) // flag beats env
+}

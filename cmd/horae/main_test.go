@@ -77,20 +77,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// leaderToken is the viewer token startServer uses to wait for leadership;
+// a test passing --auth-file must list it.
+const leaderToken = "test-viewer-token"
+
 var listenRE = regexp.MustCompile(`msg="horae serving" listen=(\S+)`)
 
-// startServer starts horae serve and waits until it leads. It is stopped
+// startServer starts horae serve (with extraArgs) and waits until it leads. It is stopped
 // (SIGTERM, then SIGKILL) when the test ends; its log is shown if the test
 // failed.
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T, extraArgs ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(self, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir,
-		"--local-heartbeat", "500ms", "--log-level", "info")
+	cmd := exec.Command(self, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir,
+		"--local-heartbeat", "500ms", "--log-level", "info"}, extraArgs...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HORAE_") {
@@ -148,7 +152,7 @@ func startServer(t *testing.T) *testServer {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("horae serve did not start within 30s:\n%s", srv.stderr.String())
 	}
-	c := client.New(srv.URL, "", nil)
+	c := client.New(srv.URL, leaderToken, nil)
 	waitUntil(t, 30*time.Second, "the server to lead", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
