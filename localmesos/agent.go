@@ -330,6 +330,10 @@ func (m *Mesos) runExecutor(ex *executor, env []string) {
 	m.log.Info("executor started", "executor", ex.id, "framework", ex.fwID, "pid", ex.pid, "sandbox", ex.sandbox)
 	_ = cmd.Wait()
 	ex.procMu.Lock()
+	// The container ends with its executor, as a Mesos agent destroys it:
+	// whatever is left in the process group (the task's commands) is
+	// killed before the agent reports the executor's end.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	ex.exited = true
 	ex.procMu.Unlock()
 	status := -1

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +222,20 @@ func TestExecutorFailures(t *testing.T) {
 				failed.str("update.status.message") != tc.msg || failed.str("update.status.source") != "SOURCE_AGENT" ||
 				failed.str("update.status.reason") != tc.reason {
 				t.Errorf("TASK_FAILED: %s", failed.raw)
+			}
+			if tc.data == "exit" {
+				// The task's command, left in the executor's process group,
+				// is dead by the time the agent reports the executor's end.
+				_, body := get(t, m.URL()+"/files/read?offset=0&path=/frameworks/"+c.fwID+"/executors/ex-json/runs/latest/child.pid")
+				var fr struct{ Data string }
+				_ = json.Unmarshal([]byte(body), &fr)
+				pid, err := strconv.Atoi(fr.Data)
+				if err != nil {
+					t.Fatalf("child.pid: %s", body)
+				}
+				if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
+					t.Errorf("task command %d outlived its executor: %s", pid, stat)
+				}
 			}
 			// Agent-generated updates are reliable: re-sent until acknowledged.
 			again := c.updateWith(id, "update.status.uuid", failed.str("update.status.uuid"))

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,6 +143,12 @@ func (e *testExec) launch(task mesos.TaskInfo) {
 	case "fail":
 		e.update(task.TaskID, mesos.TASK_FAILED, "custom failed")
 	case "exit":
+		// A task command left behind in the executor's process group: the
+		// agent must kill it when the executor ends.
+		child := exec.Command("sleep", "60")
+		if err := child.Start(); err == nil {
+			_ = os.WriteFile("child.pid", []byte(strconv.Itoa(child.Process.Pid)), 0o644)
+		}
 		e.mu.Lock()
 		if _, pending := e.unacked[uuid]; !pending {
 			os.Exit(3)
