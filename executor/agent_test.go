@@ -32,9 +32,11 @@ type fakeAgent struct {
 	stream     chan *mesosexec.Event
 	subscribes []*mesosexec.Call_Subscribe
 	refused    int // SUBSCRIBE calls answered 503 while down
-	updates    []mesos.TaskStatus
-	changed    chan struct{} // closed and replaced on every recorded call
-	bad        []string      // protocol violations by the executor
+	// UPDATE calls answered 503 while down
+	refusedUpdates int
+	updates        []mesos.TaskStatus
+	changed        chan struct{} // closed and replaced on every recorded call
+	bad            []string      // protocol violations by the executor
 }
 
 func newFakeAgent(t testing.TB) *fakeAgent {
@@ -91,9 +93,13 @@ func (a *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	if a.down {
-		if call.GetType() == mesosexec.Call_SUBSCRIBE {
+		switch call.GetType() {
+		case mesosexec.Call_SUBSCRIBE:
 			a.refused++
+		case mesosexec.Call_UPDATE:
+			a.refusedUpdates++
 		}
+		a.notify()
 		a.mu.Unlock()
 		http.Error(w, "Agent has not finished recovery", http.StatusServiceUnavailable)
 		return

@@ -349,8 +349,10 @@ func TestProtocolAgentRestartResendsUnacknowledged(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(sandbox, "go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The task ends while the agent is down.
+	// The task ends while the agent is down: the executor tries to send
+	// TASK_FINISHED and is refused.
 	waitContent(t, filepath.Join(sandbox, "task-t", "stdout"), "done\n")
+	a.waitFor("terminal update refused", func(a *fakeAgent) bool { return a.refusedUpdates > 0 })
 	a.up()
 	a.waitFor("re-subscribe", func(a *fakeAgent) bool {
 		if len(a.subscribes) < 2 {
