@@ -322,6 +322,8 @@ func (m *Mesos) runExecutor(ex *executor, env []string) {
 	ex.procMu.Unlock()
 	m.mu.Lock()
 	ex.pid = cmd.Process.Pid
+	// The registration timeout runs from the launch, after the fetch.
+	ex.regDeadline = time.Now().Add(m.cfg.ExecutorRegistrationTimeout)
 	killNow := ex.terminating && ex.stream == nil || m.shutdown
 	m.mu.Unlock()
 	if killNow {
