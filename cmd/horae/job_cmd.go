@@ -617,6 +617,14 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			fmt.Fprintf(w, "%s attempt %d\n", stamp(), run.Attempt+1)
 		}
 		seen.attempt = run.Attempt
+		if !isTerminal(run.State) && (run.State != seen.state || run.Reason != seen.reason) {
+			line := "run " + run.State
+			if run.Reason != "" {
+				line += ": " + run.Reason
+			}
+			fmt.Fprintf(w, "%s %s\n", stamp(), line)
+			seen.state, seen.reason = run.State, run.Reason
+		}
 		for _, t := range run.Tasks {
 			line := t.State
 			if t.Host != "" {
@@ -647,20 +655,18 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			fmt.Fprintln(w, end)
 			return run, nil
 		}
-		if run.State != seen.state || run.Reason != seen.reason {
-			line := "run " + run.State
-			if run.Reason != "" {
-				line += ": " + run.Reason
-			}
-			fmt.Fprintf(w, "%s %s\n", stamp(), line)
-			seen.state, seen.reason = run.State, run.Reason
+		stopped := func() error {
+			return fmt.Errorf("stopped waiting for run %s (it goes on; `horae job kill %s` ends it): %w", run.ID, run.ID, ctx.Err())
 		}
 		select {
 		case <-ctx.Done():
-			return run, fmt.Errorf("stopped waiting for run %s (it goes on; `horae job kill %s` ends it): %w", run.ID, run.ID, ctx.Err())
+			return run, stopped()
 		case <-ticker.C:
 		}
 		cur, err := c.GetRun(ctx, run.ID)
+		if err != nil && ctx.Err() != nil {
+			return run, stopped()
+		}
 		if client.IsNotFound(err) && missing < 20 {
 			// Not yet in the server's read model: try again.
 			missing++
