@@ -3,12 +3,18 @@ package framework
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -516,5 +522,82 @@ func TestRecoversFromUnavailableMaster(t *testing.T) {
 	// The pump's implicit RECONCILE may race the explicit one: 1 or 2.
 	if got := h.counter("horae_mesos_call_errors_total", "call", "RECONCILE"); got < 1 || got > 2 {
 		t.Errorf("RECONCILE call errors %g, want 1 or 2", got)
+	}
+}
+
+// TestTLSAndFrameworkAuth: an https master (here a TLS proxy in front of
+// localmesos that demands HTTP Basic credentials, as a Mesos master with
+// framework authentication does), trusted through Config.TLS.CAFile; the
+// principal and secret file are sent on every call. A wrong secret gets
+// 401 and no subscription.
+func TestTLSAndFrameworkAuth(t *testing.T) {
+	m := startMesos(t)
+	target, _ := url.Parse(m.URL())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.FlushInterval = -1
+	var mu sync.Mutex
+	authorized, refused := 0, 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		mu.Lock()
+		if !ok || user != "horae" || pass != "s3cret" {
+			refused++
+			mu.Unlock()
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
+		authorized++
+		mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good, bad := filepath.Join(dir, "secret"), filepath.Join(dir, "wrong")
+	if err := os.WriteFile(good, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("guess\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testFrameworkConfig(t, srv.URL, &idStore{})
+	cfg.Principal, cfg.SecretFile, cfg.TLS.CAFile = "horae", good, ca
+	h := startFramework(t, cfg)
+	h.subscribed()
+	if err := h.f.Reconcile(context.Background(), []scheduler.TaskRef{{TaskID: "t-x"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	h.next("Reconciled", isType[scheduler.Reconciled])
+	mu.Lock()
+	if authorized < 2 || refused != 0 {
+		t.Errorf("authorized %d refused %d requests, want ≥2 and 0", authorized, refused)
+	}
+	mu.Unlock()
+	h.stop()
+
+	cfg.SecretFile = bad
+	h2 := startFramework(t, cfg)
+	// mesos-go retries a refused SUBSCRIBE itself (with backoff from
+	// 0.5 s) before reporting it, so watch the master's side.
+	refusedNow := func() int { mu.Lock(); defer mu.Unlock(); return refused }
+	deadline := time.Now().Add(waitFor)
+	for refusedNow() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no refused subscription with a wrong secret")
+		}
+		select {
+		case ev := <-h2.out:
+			t.Fatalf("event with a wrong secret: %T", ev)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if h2.f.FrameworkID() != h.f.FrameworkID() {
+		t.Errorf("stored framework id lost after refused subscriptions")
 	}
 }
