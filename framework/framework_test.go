@@ -601,3 +601,41 @@ func TestTLSAndFrameworkAuth(t *testing.T) {
 		t.Errorf("stored framework id lost after refused subscriptions")
 	}
 }
+
+// TestExecutorFetchedFromURI: the deployment path, where the agent fetches
+// the executor binary over HTTP (as from GET /executor/horae) into the
+// sandbox as ./horae and runs it.
+func TestExecutorFetchedFromURI(t *testing.T) {
+	m := startMesos(t)
+	fetched := 0
+	var mu sync.Mutex
+	bin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched++
+		mu.Unlock()
+		http.ServeFile(w, r, os.Args[0])
+	}))
+	t.Cleanup(bin.Close)
+	cfg := testFrameworkConfig(t, m.URL(), &idStore{})
+	cfg.ExecutorURI = bin.URL + "/executor/horae"
+	cfg.ExecutorCommand = "HORAE_FW_TEST_EXECUTOR=1 exec ./horae executor"
+	h := startFramework(t, cfg)
+	h.subscribed()
+	if err := h.f.SetOfferInterest(context.Background(), scheduler.OffersWanted); err != nil {
+		t.Fatal(err)
+	}
+	o := h.offer()
+	task := taskLaunch("t-fetched", shellJob("fetched", "test -x ./horae"))
+	if err := h.f.Launch(context.Background(), []scheduler.Launch{{OfferID: o.ID, AgentID: o.AgentID, Tasks: []scheduler.TaskLaunch{task}}}); err != nil {
+		t.Fatal(err)
+	}
+	u := h.update("t-fetched", scheduler.TaskFinished)
+	if u.Result == nil || u.Result.Directory == "" {
+		t.Errorf("result %+v", u.Result)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetched != 1 {
+		t.Errorf("executor fetched %d times, want 1", fetched)
+	}
+}
