@@ -180,7 +180,12 @@ func (f *Framework) ExecutorOverhead() (cpus, mem float64) {
 // OffersArrived, OfferRescinded, TaskUpdated (AckUUID set when the status
 // has a uuid; the leader acknowledges through Acknowledge once durable) and
 // Reconciled. Run returns nil when ctx ends; only one Run may be active.
+// A new Run (the next leadership term) starts with no queued events and no
+// reconciliation in progress.
 func (f *Framework) Run(ctx context.Context, out chan<- scheduler.Event) error {
+	f.mu.Lock()
+	f.queue, f.recon = nil, reconcileState{}
+	f.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -227,7 +232,7 @@ func (f *Framework) Run(ctx context.Context, out chan<- scheduler.Event) error {
 			defer close(watched)
 			select {
 			case <-changed:
-				f.logger.Info("mesos leading master changed; re-subscribing", "master", ep)
+				f.logger.Info("mesos leading master changed; re-subscribing", "old", ep)
 				scancel()
 			case <-sctx.Done():
 			}
