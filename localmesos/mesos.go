@@ -316,6 +316,7 @@ func (m *Mesos) housekeeping() {
 
 func (m *Mesos) tickLocked(now time.Time) {
 	for _, fw := range m.sortedFrameworks() {
+		fw.filtered(resources{}, now) // drops expired filters even while nothing is offered
 		if fw.stream == nil && !fw.failoverDeadline.IsZero() && now.After(fw.failoverDeadline) {
 			m.log.Info("framework failover timeout expired", "framework", fw.id)
 			m.removeFrameworkLocked(fw)
