@@ -39,7 +39,12 @@ func (f *Framework) call(ctx context.Context, c *mscheduler.Call) error {
 		if stream != nil {
 			stream.Close()
 		}
-		f.logger.Warn("mesos call failed; subscription lost", "call", c.GetType().String(), "err", err)
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// The caller gave up (shutdown, end of term): not worth a warning.
+			f.logger.Debug("mesos call canceled; subscription lost", "call", c.GetType().String(), "err", err)
+		} else {
+			f.logger.Warn("mesos call failed; subscription lost", "call", c.GetType().String(), "err", err)
+		}
 		return fmt.Errorf("framework: %s: %w", c.GetType(), err)
 	}
 	return nil
