@@ -122,8 +122,9 @@ func (s *stream) serve(w http.ResponseWriter, stop <-chan struct{}, interval tim
 			}
 		}
 		if closing {
-			bw.WriteString("0\r\n\r\n")
-			_ = bw.Flush()
+			// The connection is closed without the terminating chunk: a
+			// client that saw a clean end would pool the connection and
+			// could send its next call into the closed socket.
 			return false, nil
 		}
 		select {
