@@ -92,6 +92,17 @@ func (f *Faults) LoseAgent() {
 	defer m.mu.Unlock()
 	now := time.Now()
 	lost := m.agentID
+	// The agent's processes die first, so no task command outlives the
+	// TASK_LOST its framework is about to see.
+	for key, ex := range m.executors {
+		ex.agentLost = true
+		ex.terminating = true
+		if ex.stream != nil {
+			ex.stream.drop()
+		}
+		delete(m.executors, key)
+		ex.kill() // lock order m.mu → procMu, as everywhere
+	}
 	for _, fw := range m.sortedFrameworks() {
 		m.rescindOffersLocked(fw, true)
 		for _, id := range sortedKeys(fw.tasks) {
@@ -109,15 +120,6 @@ func (f *Faults) LoseAgent() {
 		}
 		m.sendLocked(fw, &scheduler.Event{Type: scheduler.Event_FAILURE, Failure: &scheduler.Event_Failure{
 			AgentID: &mesos.AgentID{Value: lost}}})
-	}
-	for key, ex := range m.executors {
-		ex.agentLost = true
-		ex.terminating = true
-		if ex.stream != nil {
-			ex.stream.drop()
-		}
-		delete(m.executors, key)
-		go ex.kill()
 	}
 	m.newAgentLocked()
 	m.log.Info("agent lost", "agent", lost, "new_agent", m.agentID)
