@@ -245,12 +245,22 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Connection trouble (ZooKeeper unreachable, a dropped connection) is
+	// waited out: the candidate stays, a campaign only ends with ctx.
+	wait := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
 			s.withdraw()
 			return nil, err
 		}
 		cand, err := s.ensureCandidate(ctx, data)
+		if transient(err) {
+			if werr := s.backoff(ctx, &wait); werr != nil {
+				s.withdraw()
+				return nil, werr
+			}
+			continue
+		}
 		if err != nil {
 			s.withdraw()
 			return nil, fmt.Errorf("store: campaign: %w", err)
@@ -261,7 +271,7 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return nil, errors.New("store: campaign: store closed")
+			return nil, fmt.Errorf("store: campaign: %w", errClosed)
 		}
 		old := s.term
 		s.term = t
@@ -277,6 +287,13 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 			s.forgetCandidate(cand)
 			continue
 		}
+		if transient(err) {
+			if werr := s.backoff(ctx, &wait); werr != nil {
+				s.withdraw()
+				return nil, werr
+			}
+			continue
+		}
 		if err != nil {
 			s.withdraw()
 			return nil, fmt.Errorf("store: campaign: %w", err)
@@ -287,6 +304,13 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 		epoch, err := s.claim(ctx, cand, self)
 		if errors.Is(err, ErrFenced) {
 			s.forgetCandidate(cand)
+			continue
+		}
+		if transient(err) {
+			if werr := s.backoff(ctx, &wait); werr != nil {
+				s.withdraw()
+				return nil, werr
+			}
 			continue
 		}
 		if err != nil {
@@ -302,7 +326,10 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 	}
 }
 
-var errCandidateGone = errors.New("own candidate znode is gone")
+var (
+	errCandidateGone = errors.New("own candidate znode is gone")
+	errClosed        = errors.New("store: closed")
+)
 
 // ensureCandidate returns the own candidate znode, creating one when there
 // is none alive in the current session.
@@ -353,14 +380,39 @@ func (s *ZK) withdraw() {
 	cand := s.candidate
 	s.candidate = ""
 	s.mu.Unlock()
-	if cand == "" {
+	if cand == "" || s.isClosed() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := do(ctx, s, func() error { return s.conn.Delete(cand, -1) })
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		// Keep it: the next Campaign reuses it, Close ends it with the
+		// session. Forgetting a live candidate would let it be elected
+		// with nobody acting on it.
+		s.mu.Lock()
+		if s.candidate == "" {
+			s.candidate = cand
+		}
+		s.mu.Unlock()
 		s.log.Warn("withdraw candidate", "candidate", cand, "err", err)
+	}
+}
+
+// backoff waits *wait (doubling it up to 2 s) or until ctx ends; it fails
+// at once when the store is closed.
+func (s *ZK) backoff(ctx context.Context, wait *time.Duration) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	*wait = min(2**wait, 2*time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -591,6 +643,12 @@ func (s *ZK) fencedMulti(ctx context.Context, cand string, ops []any, what []str
 		}
 	}
 	return err
+}
+
+func (s *ZK) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // Close implements Store: the session ends, so the candidate (and with it

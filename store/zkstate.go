@@ -102,7 +102,7 @@ func (s *ZK) Load(ctx context.Context) (scheduler.State, error) {
 		for {
 			var err error
 			st, cache, err = s.load(ctx)
-			if err == nil || !transient(err) {
+			if err == nil || !transient(err) || s.isClosed() {
 				return err
 			}
 			s.log.Debug("retry load", "err", err)
