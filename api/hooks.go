@@ -142,7 +142,8 @@ func hookEnv(body []byte) (map[string]string, error) {
 			continue
 		}
 		var s string
-		if err := json.Unmarshal(raw[k], &s); err != nil {
+		// Unmarshal would turn null into "": only a JSON string is taken.
+		if v := bytes.TrimSpace(raw[k]); len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
 			problems = append(problems, scheduler.FieldProblem{Field: field, Message: "must be a string, got " + jsonKind(raw[k])})
 			continue
 		}
@@ -176,6 +177,8 @@ func jsonKind(b json.RawMessage) string {
 		return "a boolean"
 	case 'n':
 		return "null"
+	case '"':
+		return "a malformed string"
 	}
 	return "a number"
 }
