@@ -403,3 +403,35 @@ func TestEventStreamNeedsViewer(t *testing.T) {
 	s.hub.Leadership(1, true)
 	c.expect(t, "leadership  epoch=1 leading=true")
 }
+
+// followerOf is a follower's view of leadership: someone else leads at url.
+type followerOf struct{ url string }
+
+func (f followerOf) Leader(context.Context) (string, string, error) { return "leader-1", f.url, nil }
+func (followerOf) IsLeader() bool                                   { return false }
+
+// TestFollowerProxiesStreamAndHooks: a follower streams the leader's events
+// (its own hub sees nothing) and forwards webhook deliveries.
+func TestFollowerProxiesStreamAndHooks(t *testing.T) {
+	leader := newHookServer(t, Config{})
+	ownHub := events.NewHub(events.Options{})
+	follower := newServer(t, Config{}, func(d *Deps) {
+		d.Leadership = followerOf{url: leader.URL}
+		d.Events = ownHub
+	})
+	c := openSSE(t, follower.URL, "/api/v1/events?job=h")
+	r := follower.call(t, "POST", "/api/v1/hooks/h", `{"A":"b"}`, "", TokenHeader, hookSecret, IdempotencyHeader, "k1")
+	if r.code != 202 {
+		t.Fatalf("hook through the follower: %d %s", r.code, r.body)
+	}
+	run := decodeRun(t, r.body)
+	if _, ok := leader.cat.Run(scheduler.RunID(run.ID)); !ok {
+		t.Fatalf("run %s not on the leader", run.ID)
+	}
+	if ev := c.next(t); ev.String() != "run.state h pending" || ev.data.Run.ID != run.ID {
+		t.Fatalf("event through the follower: %s %s", ev, ev.raw)
+	}
+	if ownHub.Subscribers() != 0 {
+		t.Fatal("the follower subscribed to its own hub")
+	}
+}
