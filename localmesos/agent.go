@@ -549,6 +549,7 @@ func (m *Mesos) agentUpdateLocked(t *task, st mesos.TaskStatus, now time.Time) {
 	latest := st
 	t.latest = &latest
 	t.pending = append(t.pending, st)
+	m.log.Debug("status update taken", "framework", t.fw.id, "task", t.id, "state", t.state, "queued", len(t.pending))
 	if len(t.pending) == 1 {
 		m.forwardLocked(t, now)
 	}

@@ -564,6 +564,8 @@ func (m *Mesos) acknowledgeLocked(fw *framework, a *scheduler.Call_Acknowledge, 
 	head := t.pending[0]
 	t.pending = t.pending[1:]
 	t.backoff = 0
+	m.log.Debug("status update acknowledged", "framework", fw.id, "task", t.id, "state", head.GetState(),
+		"queued", len(t.pending))
 	if len(t.pending) > 0 {
 		m.forwardLocked(t, now)
 		return
