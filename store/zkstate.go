@@ -165,8 +165,10 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 		defer closeReaders()
 	}
 	type jobLoad struct {
-		data    []byte
 		stat    *zk.Stat
+		entry   *jobEntry
+		job     scheduler.Job
+		cursor  *scheduler.Cursor
 		runs    []string
 		runData [][]byte
 		runStat []*zk.Stat
@@ -174,14 +176,24 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 	loads := make([]jobLoad, len(names))
 	err = parallel(ctx, len(names), func(w, i int) error {
 		l := &loads[i]
-		var err error
-		l.data, l.stat, err = conn(w).Get(s.jobPath(names[i]))
+		p := s.jobPath(names[i])
+		data, stat, err := conn(w).Get(p)
 		if errors.Is(err, zk.ErrNoNode) {
 			return nil // deleted meanwhile: only possible without a leader
 		}
 		if err != nil {
 			return fmt.Errorf("read job %q: %w", names[i], err)
 		}
+		// Decoding here spreads it over the workers.
+		l.entry, l.job, l.cursor, err = decodeJobNode(data, p)
+		if err != nil {
+			return err
+		}
+		if l.job.Name != names[i] {
+			return fmt.Errorf("%s holds job %q: name mismatch", p, l.job.Name)
+		}
+		l.entry.version = stat.Version
+		l.stat = stat
 		return nil
 	})
 	if err != nil {
@@ -231,23 +243,19 @@ func (s *ZK) load(ctx context.Context) (scheduler.State, map[string]*jobEntry, e
 		return st, nil, err
 	}
 	cache := make(map[string]*jobEntry, len(names))
+	if len(names) > 0 {
+		st.Jobs = make([]scheduler.Job, 0, len(names))
+	}
 	for ji, name := range names {
 		l := &loads[ji]
 		if l.stat == nil {
 			continue
 		}
-		e, job, cur, err := decodeJobNode(l.data, s.jobPath(name))
-		if err != nil {
-			return st, nil, err
+		e := l.entry
+		st.Jobs = append(st.Jobs, l.job)
+		if l.cursor != nil {
+			st.Cursors = append(st.Cursors, *l.cursor)
 		}
-		if job.Name != name {
-			return st, nil, fmt.Errorf("%s holds job %q: name mismatch", s.jobPath(name), job.Name)
-		}
-		st.Jobs = append(st.Jobs, job)
-		if cur != nil {
-			st.Cursors = append(st.Cursors, *cur)
-		}
-		e.version = l.stat.Version
 		for ri, data := range l.runData {
 			if l.runStat[ri] == nil {
 				continue
