@@ -56,7 +56,8 @@ var errNoEvents = &statusError{code: http.StatusNotFound, msg: "the event stream
 // events is GET /api/v1/events: server-sent events from the hub, filtered by
 // ?job=, resumed after the Last-Event-ID header (or ?lastEventId=), with a
 // comment line as heartbeat. The stream is served by the leader, whose hub
-// sees every committed batch; a follower proxies it there like a command.
+// sees every committed batch; a follower proxies it there like a command,
+// and a stream ends after the event saying this server stopped leading.
 func (a *API) events(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	if a.deps.Leadership != nil && !a.deps.Leadership.IsLeader() {
 		a.forward(w, r, native, nil)
@@ -117,11 +118,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ []byte) error {
 				return nil // overflow (already sent) or the request ended
 			}
 			buf.Reset()
+			ended := lostLeadership(ev)
 			if err := writeSSE(&buf, a.streamEvent(ev)); err != nil {
 				return fmt.Errorf("events: encode event %d: %w", ev.ID, err)
 			}
 			// Send what is queued along in one write and one flush.
-			for more := true; more; {
+			for more := !ended; more; {
 				select {
 				case ev, ok := <-ch:
 					if !ok {
@@ -131,6 +133,9 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ []byte) error {
 					if err := writeSSE(&buf, a.streamEvent(ev)); err != nil {
 						return fmt.Errorf("events: encode event %d: %w", ev.ID, err)
 					}
+					if lostLeadership(ev) {
+						ended, more = true, false
+					}
 				default:
 					more = false
 				}
@@ -139,8 +144,18 @@ func (a *API) events(w http.ResponseWriter, r *http.Request, _ []byte) error {
 				return nil // the client went away
 			}
 			flusher.Flush()
+			if ended {
+				// This server stopped leading: its hub sees no more
+				// changes, so the client should reconnect (and reach the
+				// new leader through the proxy).
+				return nil
+			}
 		}
 	}
+}
+
+func lostLeadership(ev events.Event) bool {
+	return ev.Leadership != nil && !ev.Leadership.Leading
 }
 
 // writeSSE appends one event in text/event-stream framing. JSON has no raw

@@ -278,7 +278,9 @@ func TestEventStreamResume(t *testing.T) {
 	q.expect(t, "job.created d")
 
 	// Beyond the ring (4 events: b..e kept): a reset, then live events.
-	old := openSSE(t, s.URL, "/api/v1/events", "Last-Event-ID", seen[0].id[:len(seen[0].id)-1]+"0")
+	var aID uint64
+	fmt.Sscan(seen[0].id, &aID)
+	old := openSSE(t, s.URL, "/api/v1/events", "Last-Event-ID", fmt.Sprint(aID-1))
 	old.expect(t, "reset ")
 	s.must(t, 201, "POST", "/api/v1/jobs", fmt.Sprintf(hookJob, "f", false, ""))
 	old.expect(t, "job.created f")
@@ -368,20 +370,37 @@ func TestEventStreamSlowConsumer(t *testing.T) {
 func TestEventStreamLeadership(t *testing.T) {
 	s := newHubServer(t, Config{}, events.Options{Heartbeat: 20 * time.Millisecond})
 	c := openSSE(t, s.URL, "/api/v1/events?job=zz")
-	s.hub.Leadership(3, false)
 	s.hub.Leadership(4, true)
-	c.expect(t, "leadership  epoch=3 leading=false", "leadership  epoch=4 leading=true")
+	c.expect(t, "leadership  epoch=4 leading=true")
 	// Heartbeats arrive while nothing happens.
 	deadline := time.After(10 * time.Second)
-	for {
+	for beat := false; !beat; {
 		select {
 		case ev := <-c.events:
-			if ev.typ == "heartbeat" {
-				return
+			if ev.typ != "heartbeat" {
+				t.Fatalf("unexpected %v", ev)
 			}
-			t.Fatalf("unexpected %v", ev)
+			beat = true
 		case <-deadline:
 			t.Fatal("no heartbeat within 10 s")
+		}
+	}
+	// Losing leadership is the stream's last event: the client reconnects
+	// and reaches the new leader.
+	s.hub.Leadership(4, false)
+	s.hub.Leadership(5, true)
+	c.expect(t, "leadership  epoch=4 leading=false")
+	for {
+		select {
+		case ev, ok := <-c.events:
+			if !ok {
+				return
+			}
+			if ev.typ != "heartbeat" {
+				t.Fatalf("after losing leadership: %v", ev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("stream open 10 s after leadership was lost")
 		}
 	}
 }

@@ -213,10 +213,23 @@ func (h *Hub) Apply(records []scheduler.Record) {
 
 // Leadership emits a leadership event. It is meant for
 // leader.SupervisorConfig.OnLeadership and does not block.
+//
+// A term that starts leading moves the IDs up to the current time in
+// microseconds (when they are below it), so IDs of this term exceed those
+// any earlier leader gave out before it (short of a clock skew between
+// machines, or more than one event per microsecond): a client resuming with
+// an ID from the previous leader gets a Reset instead of a wrong replay. The
+// ring is emptied then, so resuming across terms is always a Reset.
 func (h *Hub) Leadership(epoch int64, leading bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.emit(Event{Type: TypeLeadership, Time: h.opts.Now().UTC(), Leadership: &Leadership{Epoch: epoch, Leading: leading}})
+	now := h.opts.Now()
+	if us := now.UnixMicro(); leading && us > 0 && uint64(us) > h.last {
+		// The ring must not bridge the jump: resuming across it is a Reset.
+		h.last = uint64(us)
+		h.ring, h.head = h.ring[:0], 0
+	}
+	h.emit(Event{Type: TypeLeadership, Time: now.UTC(), Leadership: &Leadership{Epoch: epoch, Leading: leading}})
 }
 
 // Subscribe returns a channel of the events matching f, in ID order. With

@@ -14,7 +14,9 @@ var t0 = time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 
 func newTestHub(opts Options) *Hub {
 	if opts.Now == nil {
-		opts.Now = func() time.Time { return t0 }
+		// The epoch: Leadership(_, true) does not move IDs (see
+		// TestLeadershipMovesIDsToNow), so IDs are 101, 102...
+		opts.Now = func() time.Time { return time.Unix(0, 0) }
 	}
 	if opts.FirstID == 0 {
 		opts.FirstID = 100
@@ -308,5 +310,34 @@ func TestConcurrentInOrder(t *testing.T) {
 		if n == 0 || results[0][n-1].Type != TypeOverflow {
 			t.Fatalf("subscriber 0 got %d events without an overflow", n)
 		}
+	}
+}
+
+// TestLeadershipMovesIDsToNow: a new term's IDs exceed the previous
+// leader's, so a client coming from it is told to reset.
+func TestLeadershipMovesIDsToNow(t *testing.T) {
+	now := t0
+	h := newTestHub(Options{Now: func() time.Time { return now }})
+	h.Apply([]scheduler.Record{run("a", "a.1", scheduler.RunPending)}) // 101
+	h.Leadership(1, false)
+	if h.LastID() != 102 {
+		t.Fatalf("last %d, want 102", h.LastID())
+	}
+	h.Leadership(2, true)
+	want := uint64(t0.UnixMicro()) + 1
+	if h.LastID() != want {
+		t.Fatalf("last %d, want %d", h.LastID(), want)
+	}
+	// An ID the other leader gave out before this term is foreign, and so
+	// is one of this hub's previous term.
+	for _, after := range []uint64{want - 50, 101} {
+		got, _ := drain(h.Subscribe(t.Context(), Filter{After: after}))
+		equal(t, got, "0 reset ")
+	}
+	// Leading again at an earlier clock never moves IDs back.
+	now = t0.Add(-time.Hour)
+	h.Leadership(3, true)
+	if h.LastID() != want+1 {
+		t.Fatalf("last %d, want %d", h.LastID(), want+1)
 	}
 }
