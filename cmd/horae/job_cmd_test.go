@@ -341,7 +341,7 @@ func TestJobRunWaitProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(t.Context(), self, "job", "run", "exit7", "--wait", "--server", srv.URL)
-	cmd.Env = append(os.Environ(), "HORAE_TEST_RUN_MAIN="+mainMode())
+	cmd.Env = append(os.Environ(), "HORAE_TEST_RUN_MAIN="+"1")
 	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 7 {

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,34 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"github.com/horae-scheduler/horae/api/client"
 )
 
 // TestMain lets this test binary be horae itself: with HORAE_TEST_RUN_MAIN=1
 // (the server the CLI tests start) or when the built-in Mesos starts it as
 // `<binary> executor` (serve runs os.Executable() as the executor, and the
-// agent gives executors only the MESOS_* environment). HORAE_TEST_RUN_MAIN=cli
-// is main with the client commands added, for as long as root.go does not
-// register them.
+// agent gives executors only the MESOS_* environment).
 func TestMain(m *testing.M) {
-	if os.Getenv("HORAE_TEST_RUN_MAIN") == "cli" {
-		root := withClientCommands(newRootCmd())
-		err := root.Execute()
-		var ee *exitError
-		switch {
-		case errors.As(err, &ee):
-			if ee.msg != "" {
-				fmt.Fprintln(os.Stderr, "horae:", ee.msg)
-			}
-			os.Exit(ee.code)
-		case err != nil:
-			fmt.Fprintln(os.Stderr, "horae:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
 	if os.Getenv("HORAE_TEST_RUN_MAIN") == "1" ||
 		(len(os.Args) > 1 && os.Args[1] == "executor" && os.Getenv("MESOS_EXECUTOR_ID") != "") {
 		main()
@@ -183,33 +162,6 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bo
 	}
 }
 
-// withClientCommands adds job, graph and status to root unless root.go
-// already does.
-func withClientCommands(root *cobra.Command) *cobra.Command {
-	have := map[string]bool{}
-	for _, c := range root.Commands() {
-		have[c.Name()] = true
-	}
-	for _, c := range [...]func() *cobra.Command{newJobCmd, newGraphCmd, newStatusCmd} {
-		cmd := c()
-		if !have[cmd.Name()] {
-			root.AddCommand(cmd)
-		}
-	}
-	return root
-}
-
-// mainMode is the HORAE_TEST_RUN_MAIN value that runs the CLI as a process:
-// the real main once root.go registers the client commands.
-func mainMode() string {
-	for _, c := range newRootCmd().Commands() {
-		if c.Name() == "job" {
-			return "1"
-		}
-	}
-	return "cli"
-}
-
 // cliResult is what one in-process CLI invocation produced.
 type cliResult struct {
 	stdout, stderr string
@@ -221,7 +173,7 @@ type cliResult struct {
 // client commands added if root.go does not have them yet) with stdin.
 func cli(t *testing.T, stdin string, args ...string) cliResult {
 	t.Helper()
-	root := withClientCommands(newRootCmd())
+	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetArgs(args)
 	root.SetOut(&out)

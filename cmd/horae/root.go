@@ -28,6 +28,9 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newExecutorCmd(),
 		newLocalMesosCmd(),
+		newJobCmd(),
+		newGraphCmd(),
+		newStatusCmd(),
 		newScheduleCmd(),
 	)
 	return root

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -153,7 +154,9 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		g.Add(func() error { <-lmCtx.Done(); return nil }, func(error) { lmCancel(); lm.Close() })
 		logger.Info("built-in mesos running", "url", master)
 	} else if executorURI == "" {
-		executorURI = strings.TrimSuffix(advertise, "/") + "/executor/horae"
+		// The version in the URI keeps the Mesos fetcher's cache from
+		// serving an old executor after an upgrade.
+		executorURI = strings.TrimSuffix(advertise, "/") + "/executor/horae?v=" + url.QueryEscape(version)
 	}
 
 	mesosUser := v.GetString("mesos-user")
