@@ -43,7 +43,7 @@ func executorMain() int {
 		logger.Error("executor environment", "err", err)
 		return 2
 	}
-	if err := executor.Run(context.Background(), executor.Config{Mesos: mc}, logger); err != nil {
+	if err := executor.Run(context.Background(), executor.Config{Mesos: mc, Guard: true, Subreaper: true}, logger); err != nil {
 		logger.Error("executor failed", "err", err)
 		return 1
 	}
