@@ -81,6 +81,11 @@ func TestMesosFaultDrills(t *testing.T) {
 				n := ledgerLines(t, ledger)
 				return len(n) >= 2, fmt.Sprint(len(n), " lines")
 			})
+			// A new ledger line means a command has just ended and its
+			// executor is about to report: faults landing in that window
+			// make the retry run the command again (the at-least-once edge
+			// of docs/reliability.md). Inject in the middle of the next run.
+			time.Sleep(400 * time.Millisecond)
 			injected := time.Now()
 			before := len(ledgerLines(t, ledger))
 			d.inject(t)
