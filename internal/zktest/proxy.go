@@ -1,7 +1,6 @@
 package zktest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,8 +9,9 @@ import (
 
 // Proxy is a loopback TCP proxy to one address. Blackhole makes it go
 // silent, like a network partition: bytes on open connections are read and
-// dropped in both directions, and new connections are accepted but never
-// answered. Restore makes new connections work again; a connection that was
+// dropped in both directions (nothing is closed: the peers time out on
+// their own), and new connections are closed at once. Restore makes new
+// connections work again; a connection that was
 // ever blackholed stays silent (its byte stream is broken), so clients must
 // reconnect, which a ZooKeeper client does once it times out.
 type Proxy struct {
@@ -104,8 +104,9 @@ func (p *Proxy) serve(client net.Conn) {
 	defer p.untrack(client)
 	var dead atomic.Bool // once silent, always silent
 	if p.holed.Load() {
-		dead.Store(true)
-		_, _ = io.Copy(io.Discard, client)
+		// A partitioned peer cannot be reached at all: the client's
+		// connect fails (as a dropped SYN would, after its dial timeout)
+		// and it tries again.
 		return
 	}
 	server, err := net.Dial("tcp", p.target)
