@@ -22,6 +22,7 @@ import (
 
 	"github.com/horae-scheduler/horae/api"
 	"github.com/horae-scheduler/horae/catalog"
+	"github.com/horae-scheduler/horae/events"
 	"github.com/horae-scheduler/horae/framework"
 	"github.com/horae-scheduler/horae/leader"
 	"github.com/horae-scheduler/horae/localmesos"
@@ -220,6 +221,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		g.Add(func() error { return notifier.Run(nCtx) }, func(error) { cancel() })
 	}
 
+	hub := events.NewHub(events.Options{})
 	historyLimit := v.GetInt("history-limit")
 	sup, err := leader.NewSupervisor(leader.SupervisorConfig{
 		Elect: func(ctx context.Context) (leader.Term, error) {
@@ -238,12 +240,13 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 				HistoryLimit: historyLimit,
 			})
 		},
-		Store:     st,
-		Framework: fw,
-		ReadModel: leader.Fanout{cat, runMetrics},
-		Notifier:  notifier,
-		Metrics:   leaderMetrics,
-		Logger:    logger.With("component", "leader"),
+		Store:        st,
+		Framework:    fw,
+		ReadModel:    leader.Fanout{cat, runMetrics, hub},
+		OnLeadership: hub.Leadership,
+		Notifier:     notifier,
+		Metrics:      leaderMetrics,
+		Logger:       logger.With("component", "leader"),
 	})
 	if err != nil {
 		return err
@@ -263,6 +266,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		Gatherer:   reg,
 		Registerer: reg,
 		Logger:     logger.With("component", "api"),
+		Events:     hub,
 	})
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
