@@ -28,6 +28,7 @@ func TestWithZooKeeper(t *testing.T) {
 		{"DigestAuth", testDigestAuth},
 		{"LoadManyJobs", testLoadManyJobs},
 		{"ExpiredLeaderIsFenced", testExpiredLeaderIsFenced},
+		{"DisconnectEndsTerm", testDisconnectEndsTerm},
 		{"ZooKeeperRestart", testZooKeeperRestart},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, srv) })

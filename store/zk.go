@@ -232,7 +232,7 @@ func (s *ZK) onEvent(ev zk.Event) {
 		t := s.term
 		s.mu.Unlock()
 		if t != nil && t.lose() {
-			s.log.Warn("leadership in doubt: zookeeper session "+strings.ToLower(ev.State.String()), "epoch", t.Epoch())
+			s.log.Warn("leadership in doubt: term over", "epoch", t.Epoch(), "zk_state", ev.State.String())
 		}
 	}
 }

@@ -396,3 +396,44 @@ func testLoadManyJobs(t *testing.T, srv *zktest.Server) {
 		t.Fatalf("job 1234 loaded as %q with generation %d", st.Jobs[1234].Name, st.Cursors[1234].Generation)
 	}
 }
+
+// testDisconnectEndsTerm: a Disconnected ends the term at once (leadership
+// is in doubt), whether or not the session survives; campaigning again gives
+// a new term with a higher epoch, and the old epoch is fenced.
+func testDisconnectEndsTerm(t *testing.T, srv *zktest.Server) {
+	ctx := ctxT(t)
+	proxy := zktest.NewProxy(t, srv.Addr())
+	s := open(t, store.Config{URL: "zk://" + proxy.Addr() + "/disconnect", ZKSessionTimeout: 4 * time.Second})
+	self := store.Candidate{ID: "i1"}
+	t1, err := s.Campaign(ctx, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, t1.Epoch(), []R{scheduler.PutJob{Job: job("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Blackhole()
+	select {
+	case <-t1.Lost():
+	case <-time.After(30 * time.Second):
+		t.Fatal("term not lost after the connection went silent")
+	}
+	proxy.Restore()
+	t2, err := s.Campaign(ctx, self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t2.Epoch() <= t1.Epoch() {
+		t.Fatalf("term after a disconnect has epoch %d, not above %d", t2.Epoch(), t1.Epoch())
+	}
+	if err := s.Commit(ctx, t1.Epoch(), []R{scheduler.PutCursor{Cursor: cursor("a", 1)}}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("commit with the ended term's epoch: err = %v, want ErrFenced", err)
+	}
+	if err := s.Commit(ctx, t2.Epoch(), []R{scheduler.PutCursor{Cursor: cursor("a", 2)}}); err != nil {
+		t.Fatalf("commit in the new term: %v", err)
+	}
+	st, err := s.Load(ctx)
+	if err != nil || len(st.Cursors) != 1 || st.Cursors[0].Generation != 2 {
+		t.Fatalf("load = %+v, %v; want the new term's cursor only", st.Cursors, err)
+	}
+}
