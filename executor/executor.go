@@ -57,6 +57,13 @@ type Config struct {
 	// once no task is running. It affects the whole process: only for
 	// the executor's own process (the horae executor command turns it on).
 	Subreaper bool
+	// IdleTimeout keeps the executor up this long after its last task ended
+	// and every update was acknowledged, so that a shared executor (one per
+	// framework and agent, named by many tasks) takes the next LAUNCH
+	// instead of exiting between tasks. 0 = exit at once (per-task mode).
+	// A LAUNCH that the agent sends while the executor is exiting is
+	// failed by the agent (executor terminated), as Mesos does.
+	IdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +97,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("executor config: output limit %d: must not be negative", c.OutputLimit)
 	case c.TailBytes < 0:
 		return fmt.Errorf("executor config: tail bytes %d: must not be negative", c.TailBytes)
+	case c.IdleTimeout < 0:
+		return fmt.Errorf("executor config: idle timeout %v: must not be negative", c.IdleTimeout)
 	case c.KillGrace < 0:
 		return fmt.Errorf("executor config: kill grace %v: must not be negative", c.KillGrace)
 	case c.Mesos.Checkpoint && c.Mesos.SubscriptionBackoffMax <= 0:
@@ -218,8 +227,15 @@ func (s *state) run(ctx context.Context) error {
 		retry    <-chan time.Time
 		resend   = time.NewTicker(time.Second)
 		deadline <-chan time.Time
+		idle     *time.Timer // armed while idle in a shared executor
+		idleC    <-chan time.Time
 	)
 	defer resend.Stop()
+	defer func() {
+		if idle != nil {
+			idle.Stop()
+		}
+	}()
 	endSub := func() {
 		if cancel != nil {
 			cancel()
@@ -291,8 +307,18 @@ func (s *state) run(ctx context.Context) error {
 	}
 	for {
 		if s.finished() {
-			s.log.Info("all tasks done and acknowledged; exiting")
-			return nil
+			if s.shutdown || s.cfg.IdleTimeout <= 0 {
+				s.log.Info("all tasks done and acknowledged; exiting")
+				return nil
+			}
+			if idleC == nil {
+				s.log.Debug("idle; waiting for tasks", "timeout", s.cfg.IdleTimeout)
+				idle = time.NewTimer(s.cfg.IdleTimeout)
+				idleC = idle.C
+			}
+		} else if idleC != nil {
+			idle.Stop()
+			idle, idleC = nil, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -354,6 +380,10 @@ func (s *state) run(ctx context.Context) error {
 			if sub != 0 {
 				s.flush(ctx)
 			}
+
+		case <-idleC:
+			s.log.Info("idle timeout over with no task; exiting", "timeout", s.cfg.IdleTimeout)
+			return nil
 
 		case <-deadline:
 			s.log.Warn("shutdown grace period over; exiting", "unacknowledged", len(s.unacked))
@@ -749,10 +779,42 @@ func (s *state) acknowledged(taskID string, uuid []byte) {
 	for i, p := range s.unacked {
 		if p.update.Status.TaskID.Value == taskID && string(p.update.Status.UUID) == string(uuid) {
 			s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
+			s.forget(taskID)
 			return
 		}
 	}
 	s.log.Debug("acknowledgement of an unknown update", "task", taskID)
+}
+
+// forget drops a task whose terminal update was acknowledged and which has
+// no update left to send, so that a long-lived (shared) executor's memory
+// stays bounded by its running tasks. The agent never launches a task ID
+// again once it has the task's acknowledged terminal update.
+func (s *state) forget(taskID string) {
+	t, ok := s.tasks[taskID]
+	if !ok || !t.terminal {
+		return
+	}
+	if t.runner != nil {
+		select {
+		case <-t.runner.done:
+		default:
+			return
+		}
+	}
+	for _, p := range s.unacked {
+		if p.update.Status.TaskID.Value == taskID {
+			return
+		}
+	}
+	delete(s.tasks, taskID)
+	delete(s.unackedTasks, taskID)
+	for i, id := range s.order {
+		if id == taskID {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
 }
 
 func (s *state) unackedTaskInfos() []mesos.TaskInfo {

@@ -89,11 +89,27 @@ func (f *Framework) launchOne(ctx context.Context, l scheduler.Launch) error {
 	}
 	tasks := make([]mesos.TaskInfo, 0, len(l.Tasks))
 	var refused []scheduler.Event
+	var shared *mesos.ExecutorInfo
+	if f.cfg.ExecutorMode == ExecutorShared {
+		info, err := sharedExecutorInfo(f.cfg, fid, multiRole)
+		if err != nil {
+			return err
+		}
+		shared = &info
+	}
+	// A shared executor's resources count once: not at all when the offer
+	// says it already runs there (executor_ids), else for the first task
+	// that names it (as Mesos's master counts them, mesos.md §4).
+	sharedRunning := shared != nil && known && offerHasExecutor(&offer, shared.ExecutorID.Value)
 	for _, t := range l.Tasks {
 		var taskRes, execRes []mesos.Resource
+		var taskExec *mesos.ExecutorInfo
+		if shared != nil && sharesExecutor(f.cfg, t) {
+			taskExec = shared
+		}
 		if known {
 			var err error
-			taskRes, execRes, err = pool.carve(f.cfg, t)
+			taskRes, execRes, err = pool.carve(f.cfg, t, taskExec == nil || !sharedRunning)
 			if err != nil {
 				f.logger.Warn("task not launched", "task", t.TaskID, "job", t.Job.Name, "run", t.Run, "offer", l.OfferID, "err", err)
 				refused = append(refused, scheduler.TaskUpdated{
@@ -103,12 +119,15 @@ func (f *Framework) launchOne(ctx context.Context, l scheduler.Launch) error {
 				})
 				continue
 			}
+			if taskExec != nil {
+				sharedRunning = true
+			}
 		} else {
 			cpus, mem, disk := taskResources(t.Job)
 			taskRes = plainResources(f.cfg.Role, multiRole, cpus, mem, disk, t.Job.GPUs, t.Ports)
 			execRes = plainResources(f.cfg.Role, multiRole, f.cfg.ExecutorCPUs, f.cfg.ExecutorMem, 0, 0, nil)
 		}
-		ti, err := buildTaskInfo(f.cfg, fid, l.AgentID, t, taskRes, execRes)
+		ti, err := buildTaskInfo(f.cfg, fid, l.AgentID, t, taskRes, execRes, taskExec)
 		if err != nil {
 			return err
 		}
@@ -136,6 +155,17 @@ func (f *Framework) launchOne(ctx context.Context, l scheduler.Launch) error {
 		f.m.offersDeclined.Inc()
 	}
 	return nil
+}
+
+// offerHasExecutor reports whether the offer lists executor id among the
+// framework's executors running on its agent.
+func offerHasExecutor(o *mesos.Offer, id string) bool {
+	for _, e := range o.ExecutorIDs {
+		if e.Value == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Kill sends one KILL per task.

@@ -19,11 +19,11 @@ func BenchmarkBuildTaskInfo(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		pool := newResourcePool(o.Resources, []string{"*"})
-		tr, er, err := pool.carve(cfg, l)
+		tr, er, err := pool.carve(cfg, l, true)
 		if err != nil {
 			b.Fatal(err)
 		}
-		ti, err := buildTaskInfo(cfg, "M-0000", "M-S0", l, tr, er)
+		ti, err := buildTaskInfo(cfg, "M-0000", "M-S0", l, tr, er, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

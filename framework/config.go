@@ -32,10 +32,30 @@ const (
 	DefaultResubscribeMax     = 15 * time.Second
 	DefaultKillGrace          = 10 * time.Second
 	DefaultExecutorShutdown   = 15 * time.Second
+	DefaultExecutorMode       = ExecutorShared
+	DefaultExecutorIdle       = 60 * time.Second
 	defaultHeartbeatInterval  = 15 * time.Second
 	maxRefuse                 = 365 * 24 * time.Hour
 	executorFetchedOutputFile = "horae"
 )
+
+// Executor modes accepted in Config.ExecutorMode.
+const (
+	// ExecutorShared runs one Horae executor per (framework, agent): every
+	// task that can share names the same executor ID and a byte-identical
+	// ExecutorInfo, and the executor stays up IdleTimeout after its last
+	// task.
+	ExecutorShared = "shared"
+	// ExecutorPerTask runs every task in its own executor process
+	// (executor ID = task ID).
+	ExecutorPerTask = "per-task"
+)
+
+// EnvExecutorIdleTimeout is the variable the framework sets in a shared
+// executor's environment: how long it stays up with no task (a Go
+// duration). The horae executor command reads it through viper as the
+// --idle-timeout flag.
+const EnvExecutorIdleTimeout = "HORAE_IDLE_TIMEOUT"
 
 // Capability names accepted in Config.Capabilities.
 const (
@@ -95,6 +115,16 @@ type Config struct {
 	ExecutorShutdownGrace time.Duration
 	// KillGrace is the SIGTERM→SIGKILL grace of the kill policy.
 	KillGrace time.Duration
+	// ExecutorMode is ExecutorShared (default) or ExecutorPerTask. In
+	// shared mode a task whose job fetches URIs still gets its own
+	// executor, because the fetch list is part of the ExecutorInfo.
+	ExecutorMode string
+	// ExecutorIdleTimeout is how long a shared executor stays up after its
+	// last task ended and was acknowledged (EnvExecutorIdleTimeout).
+	ExecutorIdleTimeout time.Duration
+	// Version, when set, is part of the shared executor's ID, so that an
+	// upgraded scheduler does not name an executor of the old version.
+	Version string
 
 	// HeartbeatMisses: re-subscribe after this many heartbeat intervals
 	// without any event.
@@ -153,6 +183,10 @@ func (c Config) withDefaults() Config {
 	setD(&c.FailoverTimeout, DefaultFailoverTimeout)
 	setD(&c.ExecutorShutdownGrace, DefaultExecutorShutdown)
 	setD(&c.KillGrace, DefaultKillGrace)
+	setD(&c.ExecutorIdleTimeout, DefaultExecutorIdle)
+	if c.ExecutorMode == "" {
+		c.ExecutorMode = DefaultExecutorMode
+	}
 	setD(&c.Refuse, DefaultRefuse)
 	setD(&c.SuppressedRefuse, DefaultSuppressedRefuse)
 	setD(&c.ReviveInterval, DefaultReviveInterval)
@@ -190,6 +224,9 @@ func (c Config) Validate() error {
 			bad("ExecutorURI", "%q is not an absolute URI", c.ExecutorURI)
 		}
 	}
+	if c.ExecutorMode != ExecutorShared && c.ExecutorMode != ExecutorPerTask {
+		bad("ExecutorMode", "%q, want %q or %q", c.ExecutorMode, ExecutorShared, ExecutorPerTask)
+	}
 	if c.SecretFile != "" && c.Principal == "" {
 		bad("SecretFile", "set without Principal")
 	}
@@ -219,7 +256,7 @@ func (c Config) Validate() error {
 		"CallTimeout": c.CallTimeout, "ZKSessionTimeout": c.ZKSessionTimeout,
 		"ResubscribeMin": c.ResubscribeMin, "ResubscribeMax": c.ResubscribeMax,
 		"KillGrace": c.KillGrace, "ExecutorShutdownGrace": c.ExecutorShutdownGrace,
-		"ReviveInterval": c.ReviveInterval,
+		"ReviveInterval": c.ReviveInterval, "ExecutorIdleTimeout": c.ExecutorIdleTimeout,
 	} {
 		if d < 0 {
 			bad(name, "negative duration %s", d)

@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
@@ -368,17 +370,23 @@ func taskResources(j scheduler.Job) (cpus, mem, disk float64) {
 	return cpus, mem, disk
 }
 
-// carve takes a task's and its executor's resources from the pool. The pool
-// is changed only on success.
-func (p *resourcePool) carve(cfg Config, t scheduler.TaskLaunch) (task, exec []mesos.Resource, err error) {
+// carve takes a task's resources from the pool, and its executor's unless
+// withExec is false (a shared executor already running on the agent, or
+// already counted for an earlier task of the same ACCEPT). The pool is
+// changed only on success.
+func (p *resourcePool) carve(cfg Config, t scheduler.TaskLaunch, withExec bool) (task, exec []mesos.Resource, err error) {
 	trial := p.clone()
 	cpus, mem, disk := taskResources(t.Job)
+	execCPUs, execMem := cfg.ExecutorCPUs, cfg.ExecutorMem
+	if !withExec {
+		execCPUs, execMem = 0, 0
+	}
 	steps := []struct {
 		dst  *[]mesos.Resource
 		name string
 		v    float64
 	}{
-		{&exec, "cpus", cfg.ExecutorCPUs}, {&exec, "mem", cfg.ExecutorMem},
+		{&exec, "cpus", execCPUs}, {&exec, "mem", execMem},
 		{&task, "cpus", cpus}, {&task, "mem", mem}, {&task, "disk", disk}, {&task, "gpus", t.Job.GPUs},
 	}
 	for _, s := range steps {
@@ -444,9 +452,83 @@ func buildSpec(cfg Config, t scheduler.TaskLaunch) taskspec.Spec {
 	}
 }
 
-// buildTaskInfo builds the Mesos TaskInfo of one task: run by its own Horae
-// executor (executor id = task id), the run spec in data.
-func buildTaskInfo(cfg Config, frameworkID, agentID string, t scheduler.TaskLaunch, taskRes, execRes []mesos.Resource) (mesos.TaskInfo, error) {
+// sharesExecutor reports whether task t runs in the shared executor: in
+// shared mode, unless its job fetches URIs (the fetch list is part of the
+// ExecutorInfo, which must be identical for every task of an executor).
+func sharesExecutor(cfg Config, t scheduler.TaskLaunch) bool {
+	return cfg.ExecutorMode == ExecutorShared && len(t.Job.URIs) == 0 && len(t.Job.Fetch) == 0
+}
+
+// sharedExecutorInfo is the ExecutorInfo every shared-mode task names. It
+// depends only on the configuration, the framework ID and the role, so it
+// is byte-identical for every task (Mesos refuses a task whose ExecutorInfo
+// differs from the running executor's). Its resources are always the
+// configured overhead, unreserved, in the framework's role. Its ID is
+// "horae-executor-[<version>-]<hash>", the hash covering everything else in
+// it, so that a changed command, URI, environment or overhead names a new
+// executor instead of clashing with a running old one.
+func sharedExecutorInfo(cfg Config, frameworkID string, multiRole bool) (mesos.ExecutorInfo, error) {
+	cmd := &mesos.CommandInfo{
+		Value: strPtr(cfg.ExecutorCommand),
+		Shell: boolPtr(true),
+		Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
+			{Name: EnvExecutorIdleTimeout, Value: strPtr(cfg.ExecutorIdleTimeout.String())},
+		}},
+	}
+	if cfg.ExecutorURI != "" {
+		cmd.URIs = append(cmd.URIs, executorURI(cfg))
+	}
+	info := mesos.ExecutorInfo{
+		Type:                mesos.ExecutorInfo_CUSTOM,
+		Name:                strPtr("horae executor (shared)"),
+		Source:              strPtr("horae"),
+		Command:             cmd,
+		Resources:           plainResources(cfg.Role, multiRole, cfg.ExecutorCPUs, cfg.ExecutorMem, 0, 0, nil),
+		ShutdownGracePeriod: &mesos.DurationInfo{Nanoseconds: cfg.ExecutorShutdownGrace.Nanoseconds()},
+	}
+	raw, err := info.Marshal()
+	if err != nil {
+		return mesos.ExecutorInfo{}, fmt.Errorf("framework: encode shared executor info: %w", err)
+	}
+	sum := sha256.Sum256(raw)
+	id := "horae-executor-"
+	if v := sanitizeIDPart(cfg.Version); v != "" {
+		id += v + "-"
+	}
+	info.ExecutorID = mesos.ExecutorID{Value: id + hex.EncodeToString(sum[:6])}
+	if frameworkID != "" {
+		info.FrameworkID = &mesos.FrameworkID{Value: frameworkID}
+	}
+	return info, nil
+}
+
+// sanitizeIDPart keeps letters, digits, '.', '_' and '-' (an executor ID
+// becomes a directory name on the agent).
+func sanitizeIDPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func executorURI(cfg Config) mesos.CommandInfo_URI {
+	return mesos.CommandInfo_URI{
+		Value:      cfg.ExecutorURI,
+		Executable: boolPtr(true),
+		Extract:    boolPtr(false),
+		Cache:      boolPtr(true),
+		OutputFile: strPtr(executorFetchedOutputFile),
+	}
+}
+
+// buildTaskInfo builds the Mesos TaskInfo of one task, the run spec in
+// data. With shared set (see sharesExecutor) the task names the shared
+// executor; otherwise it runs in its own Horae executor (executor id =
+// task id) whose resources are execRes.
+func buildTaskInfo(cfg Config, frameworkID, agentID string, t scheduler.TaskLaunch, taskRes, execRes []mesos.Resource, shared *mesos.ExecutorInfo) (mesos.TaskInfo, error) {
 	data, err := buildSpec(cfg, t).Marshal()
 	if err != nil {
 		return mesos.TaskInfo{}, fmt.Errorf("framework: encode spec of task %s: %w", t.TaskID, err)
@@ -457,15 +539,23 @@ func buildTaskInfo(cfg Config, frameworkID, agentID string, t scheduler.TaskLaun
 		{Key: LabelAttempt, Value: strPtr(strconv.Itoa(t.Attempt))},
 		{Key: LabelInstance, Value: strPtr(strconv.Itoa(t.Instance))},
 	}}
+	killPolicy := &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: cfg.KillGrace.Nanoseconds()}}
+	if shared != nil {
+		exec := *shared
+		return mesos.TaskInfo{
+			Name:       "horae:" + t.Job.Name,
+			TaskID:     mesos.TaskID{Value: t.TaskID},
+			AgentID:    mesos.AgentID{Value: agentID},
+			Resources:  taskRes,
+			Executor:   &exec,
+			Data:       data,
+			Labels:     labels,
+			KillPolicy: killPolicy,
+		}, nil
+	}
 	cmd := &mesos.CommandInfo{Value: strPtr(cfg.ExecutorCommand), Shell: boolPtr(true)}
 	if cfg.ExecutorURI != "" {
-		cmd.URIs = append(cmd.URIs, mesos.CommandInfo_URI{
-			Value:      cfg.ExecutorURI,
-			Executable: boolPtr(true),
-			Extract:    boolPtr(false),
-			Cache:      boolPtr(true),
-			OutputFile: strPtr(executorFetchedOutputFile),
-		})
+		cmd.URIs = append(cmd.URIs, executorURI(cfg))
 	}
 	// A custom executor is the only thing the fetcher fetches for, so the
 	// job's own URIs travel on the executor's command.
@@ -500,7 +590,7 @@ func buildTaskInfo(cfg Config, frameworkID, agentID string, t scheduler.TaskLaun
 		Executor:   exec,
 		Data:       data,
 		Labels:     labels,
-		KillPolicy: &mesos.KillPolicy{GracePeriod: &mesos.DurationInfo{Nanoseconds: cfg.KillGrace.Nanoseconds()}},
+		KillPolicy: killPolicy,
 	}, nil
 }
 

@@ -194,7 +194,7 @@ func testConfig() Config {
 func TestCarveKeepsAllocationAndSplitsPorts(t *testing.T) {
 	o := wireOffer()
 	pool := newResourcePool(o.Resources, []string{"*"})
-	task, exec, err := pool.carve(testConfig(), testLaunch())
+	task, exec, err := pool.carve(testConfig(), testLaunch(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestCarveKeepsAllocationAndSplitsPorts(t *testing.T) {
 	big := testLaunch()
 	big.Job.CPUs = 1.7
 	before := pool.clone()
-	if _, _, err := pool.carve(testConfig(), big); err == nil || !strings.Contains(err.Error(), "cpus") {
+	if _, _, err := pool.carve(testConfig(), big, true); err == nil || !strings.Contains(err.Error(), "cpus") {
 		t.Fatalf("carve of a task too big: err = %v, want a cpus shortfall", err)
 	}
 	if !reflect.DeepEqual(before.res, pool.res) {
@@ -252,7 +252,7 @@ func TestCarveKeepsAllocationAndSplitsPorts(t *testing.T) {
 	}
 	taken := testLaunch()
 	taken.Ports = []uint64{31002}
-	if _, _, err := pool.carve(testConfig(), taken); err == nil || !strings.Contains(err.Error(), "31002") {
+	if _, _, err := pool.carve(testConfig(), taken, true); err == nil || !strings.Contains(err.Error(), "31002") {
 		t.Fatalf("carve of a port already taken: err = %v", err)
 	}
 }
@@ -260,7 +260,7 @@ func TestCarveKeepsAllocationAndSplitsPorts(t *testing.T) {
 func TestBuildTaskInfo(t *testing.T) {
 	cfg := testConfig()
 	l := testLaunch()
-	ti, err := buildTaskInfo(cfg, "M-0000", "M-S0", l, nil, nil)
+	ti, err := buildTaskInfo(cfg, "M-0000", "M-S0", l, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

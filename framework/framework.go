@@ -169,8 +169,12 @@ func (f *Framework) FrameworkID() string {
 	return f.fid
 }
 
-// ExecutorOverhead is what every task's own executor adds to the task's
-// resources in an offer: the engine must count it when matching.
+// ExecutorOverhead is what a task's executor adds to the task's resources
+// in an offer: the engine must count it when matching. In shared mode it
+// is counted by Mesos (and by Launch) only when the executor is new on the
+// agent; the engine still counts it per task, which is conservative (it
+// never places more than fits) and keeps the engine free of Mesos
+// executor bookkeeping.
 func (f *Framework) ExecutorOverhead() (cpus, mem float64) {
 	return f.cfg.ExecutorCPUs, f.cfg.ExecutorMem
 }
