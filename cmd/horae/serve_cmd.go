@@ -371,22 +371,25 @@ func (l leadership) Leader(ctx context.Context) (string, string, error) {
 }
 
 // refreshFollower reloads the read model from the store while this instance
-// does not lead, so followers answer reads with at most a few seconds' lag.
+// does not lead, so followers answer reads with a few seconds' lag. The
+// pause between loads grows with the load's own duration (4×, at least 3 s),
+// so a follower of a large store never keeps ZooKeeper busy.
 func refreshFollower(ctx context.Context, sup *leader.Supervisor, st store.Store, cat *catalog.Catalog, logger *slog.Logger) {
-	t := time.NewTicker(3 * time.Second)
-	defer t.Stop()
+	pause := 3 * time.Second
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(pause):
 		}
 		if sup.IsLeader() {
 			continue
 		}
-		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		start := time.Now()
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		state, err := st.Load(lctx)
 		cancel()
+		pause = max(3*time.Second, 4*time.Since(start))
 		if err != nil {
 			logger.Warn("follower: reload state", "err", err)
 			continue
