@@ -460,6 +460,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative output limit", func(c *Config) { c.OutputLimit = -1 }, "output limit -1"},
 		{"negative tail", func(c *Config) { c.TailBytes = -1 }, "tail bytes -1"},
 		{"negative grace", func(c *Config) { c.KillGrace = -time.Second }, "kill grace -1s"},
+		{"negative idle timeout", func(c *Config) { c.IdleTimeout = -time.Second }, "idle timeout -1s"},
 		{"checkpoint without backoff", func(c *Config) { c.Mesos.Checkpoint = true }, "MESOS_SUBSCRIPTION_BACKOFF_MAX"},
 	}
 	for _, tc := range tests {

@@ -91,7 +91,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 	d := ok.withDefaults()
 	if d.FailoverTimeout != 4*7*24*time.Hour || d.FrameworkName != "horae" || d.Role != "*" || d.HeartbeatMisses != 5 ||
-		d.ExecutorCPUs != 0.05 || d.ExecutorMem != 32 || d.ReconcileInterval != 10*time.Minute || len(d.Capabilities) != 3 {
+		d.ExecutorCPUs != 0.05 || d.ExecutorMem != 32 || d.ReconcileInterval != 10*time.Minute || len(d.Capabilities) != 3 ||
+		d.ExecutorMode != ExecutorShared || d.ExecutorIdleTimeout != time.Minute {
 		t.Fatalf("defaults %+v", d)
 	}
 	tests := []struct {
@@ -108,6 +109,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad capability", func(c *Config) { c.Capabilities = []string{"GPU_RESOURCES"} }, "Capabilities"},
 		{"negative duration", func(c *Config) { c.CallTimeout = -time.Second }, "CallTimeout"},
 		{"refuse above cap", func(c *Config) { c.Refuse = 400 * 24 * time.Hour }, "Refuse"},
+		{"bad executor mode", func(c *Config) { c.ExecutorMode = "pooled" }, "ExecutorMode"},
+		{"negative idle timeout", func(c *Config) { c.ExecutorIdleTimeout = -time.Second }, "ExecutorIdleTimeout"},
 		{"backoff inverted", func(c *Config) { c.ResubscribeMin, c.ResubscribeMax = time.Minute, time.Second }, "ResubscribeMax"},
 	}
 	for _, tc := range tests {
