@@ -62,6 +62,30 @@ type Supervisor struct {
 	cfg     SupervisorConfig
 	logger  *slog.Logger
 	current atomic.Pointer[Loop]
+
+	// mu guards leading: true from the moment a term is won until it ends,
+	// so follower-side work (IfFollower) never overlaps a term.
+	mu      sync.Mutex
+	leading bool
+}
+
+// IfFollower runs f only while no term is starting or running, and keeps
+// a term from starting until f returns. Followers use it to replace the
+// read model without racing a term that resets it.
+func (s *Supervisor) IfFollower(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leading {
+		return false
+	}
+	f()
+	return true
+}
+
+func (s *Supervisor) setLeading(on bool) {
+	s.mu.Lock()
+	s.leading = on
+	s.mu.Unlock()
 }
 
 // NewSupervisor checks cfg and returns a Supervisor; start it with Run.
@@ -125,6 +149,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) lead(ctx context.Context, term Term) (err error) {
 	epoch := term.Epoch()
 	logger := s.logger.With("epoch", epoch)
+	s.setLeading(true)
+	defer s.setLeading(false)
 	termCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {

@@ -394,9 +394,7 @@ func refreshFollower(ctx context.Context, sup *leader.Supervisor, st store.Store
 			logger.Warn("follower: reload state", "err", err)
 			continue
 		}
-		if !sup.IsLeader() {
-			cat.Reset(state)
-		}
+		sup.IfFollower(func() { cat.Reset(state) })
 	}
 }
 
