@@ -172,6 +172,20 @@ func (m *Mesos) launchLocked(fw *framework, ti mesos.TaskInfo, left resources, n
 	if ex != nil && ex.terminating {
 		return fail("Executor " + ex.id + " is terminating")
 	}
+	role := fw.allocRole()
+	if role == "" {
+		role = "*"
+	}
+	if ex != nil {
+		// As Mesos's master: a task naming a running executor must carry
+		// the same ExecutorInfo (framework_id is filled in by the master).
+		given := *ti.Executor
+		given.FrameworkID = &mesos.FrameworkID{Value: fw.id}
+		given.Resources = stripRole(given.Resources, role)
+		if !given.Equal(&ex.info) {
+			return fail("Task has invalid ExecutorInfo (existing ExecutorInfo with same ExecutorID " + ex.id + " is not compatible)")
+		}
+	}
 	need := taskRes
 	var exRes resources
 	if ex == nil {
@@ -186,10 +200,6 @@ func (m *Mesos) launchLocked(fw *framework, ti mesos.TaskInfo, left resources, n
 	}
 	left = left.sub(need)
 	m.used = m.used.add(need)
-	role := fw.allocRole()
-	if role == "" {
-		role = "*"
-	}
 	if ex == nil {
 		ex = m.newExecutorLocked(fw, *ti.Executor, exRes, role, now)
 	}
