@@ -4,7 +4,7 @@ BIN       := bin/horae
 PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: all build run test test-unit test-integration deps-test bench bench-load drill lint fmt clean
 
@@ -21,8 +21,9 @@ run: build
 # Everything that must pass: installs what the tests need (ZooKeeper from
 # Debian), vets, and runs every test with the race detector.
 test: deps-test
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
 
 test-unit:
 	$(GO) test -race -count=1 -short $(PKGS)
