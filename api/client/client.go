@@ -165,6 +165,13 @@ func (c *Client) GetJob(ctx context.Context, name string) (api.Job, error) {
 	return out, c.do(ctx, http.MethodGet, jobPath(name), nil, nil, &out)
 }
 
+// HookInfo describes how to start a job through its inbound webhook (never
+// the secret).
+func (c *Client) HookInfo(ctx context.Context, name string) (api.HookInfo, error) {
+	var out api.HookInfo
+	return out, c.do(ctx, http.MethodGet, jobPath(name)+"/hook", nil, nil, &out)
+}
+
 // CreateJob creates a job (409 if it exists). job is an api.Job or any
 // value encoding to the job JSON (e.g. json.RawMessage).
 func (c *Client) CreateJob(ctx context.Context, job any) (api.Job, error) {

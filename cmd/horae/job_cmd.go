@@ -46,6 +46,7 @@ default ` + defaultServer + `; --token, HORAE_TOKEN). Tables are for people;
 		newJobKillCmd(),
 		newJobRunsCmd(),
 		newJobLogsCmd(),
+		newJobHookURLCmd(),
 	)
 	return cmd
 }
@@ -128,6 +129,41 @@ func newJobGetCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), j)
 			}
 			return describeJob(cmd.OutOrStdout(), j)
+		},
+	}
+	addJSONFlag(cmd)
+	return cmd
+}
+
+func newJobHookURLCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hook-url NAME",
+		Short: "Show how to start a job through its inbound webhook",
+		Long: `Show the URL and headers that start a run of NAME through its inbound
+webhook (the job needs "webhook": {"enabled": true, "secret": ...}). Sign the
+raw JSON body with the job's secret: X-Horae-Signature: sha256=<hex HMAC>.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, server, err := clientOf(cmd)
+			if err != nil {
+				return err
+			}
+			h, err := c.HookInfo(cmd.Context(), args[0])
+			if err != nil {
+				return failure("job hook-url "+args[0], server, err)
+			}
+			if asJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), h)
+			}
+			if !h.Enabled {
+				return fmt.Errorf("job hook-url %s: the job's webhook is not enabled (set \"webhook\": {\"enabled\": true, \"secret\": ...})", args[0])
+			}
+			t := newTable(cmd.OutOrStdout(), "URL:", h.Method+" "+h.URL)
+			t.row("Signature:", h.SignatureHeader+": "+h.SignatureFormat)
+			t.row("Or token:", h.TokenHeader+": <secret>")
+			t.row("Idempotency:", h.IdempotencyHeader+": <delivery id>")
+			t.row("Body:", fmt.Sprintf("JSON object of string values (at most %d keys, %d bytes each, %d bytes in all), passed as environment variables", h.MaxKeys, h.MaxValueBytes, h.MaxBodyBytes))
+			return t.flush()
 		},
 	}
 	addJSONFlag(cmd)

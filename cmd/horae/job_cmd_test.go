@@ -83,6 +83,22 @@ func TestJobCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("hook-url shows the webhook of a job that enables it, and refuses one that does not", func(t *testing.T) {
+		hooked := writeFile(t, "hooked.json", `{"name": "hooked", "command": "true", "schedule": "R0//PT1H", "webhook": {"enabled": true, "secret": "k"}}`)
+		mustOK(t, cli(t, "", "job", "add", "-f", hooked, s))
+		r := mustOK(t, cli(t, "", "job", "hook-url", "hooked", s))
+		if !strings.Contains(r.stdout, "POST "+srv.URL+"/api/v1/hooks/hooked") || !strings.Contains(r.stdout, "X-Horae-Signature") {
+			t.Errorf("hook-url output %q lacks the URL or the signature header", r.stdout)
+		}
+		if strings.Contains(r.stdout, "\"k\"") {
+			t.Errorf("hook-url output %q shows the secret", r.stdout)
+		}
+		if r := cli(t, "", "job", "hook-url", "extract", s); r.code != 1 || !strings.Contains(r.err.Error(), "not enabled") {
+			t.Errorf("hook-url of a job without webhook: code %d, err %v", r.code, r.err)
+		}
+		mustOK(t, cli(t, "", "job", "delete", "hooked", s))
+	})
+
 	t.Run("add refuses existing jobs, one line each", func(t *testing.T) {
 		r := cli(t, "", "job", "add", "-f", file, s)
 		if r.code != 1 {
