@@ -229,6 +229,31 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 		return active == 0, fmt.Sprint(active, " active of ", len(runs))
 	})
 	checkOncePerSlot(t, runs, ledgerLines(t, ledger))
+
+	// Restart every instance: nothing may be lost.
+	for addr, p := range c.instances {
+		p.stop(syscall.SIGTERM, 15*time.Second)
+		c.start(addr)
+	}
+	lead = c.leader(30 * time.Second)
+	var after []runJSON
+	waitFor(t, 30*time.Second, "the runs after a restart of every instance", func() (bool, string) {
+		code, body := call(t, http.MethodGet, c.instances[lead].URL+"/api/v1/jobs/tick", nil, nil)
+		if code != http.StatusOK {
+			return false, fmt.Sprint(code, body)
+		}
+		after = allRuns(t, c.instances[lead].URL, "tick")
+		return len(after) == len(runs), fmt.Sprintf("%d runs, had %d", len(after), len(runs))
+	})
+	before := map[string]string{}
+	for _, r := range runs {
+		before[r.ID] = r.State
+	}
+	for _, r := range after {
+		if before[r.ID] != r.State {
+			t.Errorf("run %s was %q before the restart, %q after", r.ID, before[r.ID], r.State)
+		}
+	}
 }
 
 // TestZooKeeperOutageDrill stops one ZooKeeper server of three (quorum
