@@ -37,6 +37,7 @@ type fakeAgent struct {
 	updates        []mesos.TaskStatus
 	changed        chan struct{} // closed and replaced on every recorded call
 	bad            []string      // protocol violations by the executor
+	execLabels     []mesos.Label // labels of the ExecutorInfo in SUBSCRIBED
 }
 
 func newFakeAgent(t testing.TB) *fakeAgent {
@@ -147,7 +148,8 @@ func (a *fakeAgent) subscribe(w http.ResponseWriter, r *http.Request, sub *mesos
 	stream <- &mesosexec.Event{
 		Type: mesosexec.Event_SUBSCRIBED,
 		Subscribed: &mesosexec.Event_Subscribed{
-			ExecutorInfo:  mesos.ExecutorInfo{ExecutorID: mesos.ExecutorID{Value: "ex-1"}, FrameworkID: &mesos.FrameworkID{Value: "fw-1"}},
+			ExecutorInfo: mesos.ExecutorInfo{ExecutorID: mesos.ExecutorID{Value: "ex-1"}, FrameworkID: &mesos.FrameworkID{Value: "fw-1"},
+				Labels: &mesos.Labels{Labels: a.execLabels}},
 			FrameworkInfo: mesos.FrameworkInfo{User: "root", Name: "executor-test", ID: &mesos.FrameworkID{Value: "fw-1"}},
 			AgentInfo:     mesos.AgentInfo{Hostname: "agent.test", ID: &mesos.AgentID{Value: "agent-S0"}},
 		},

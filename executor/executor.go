@@ -61,8 +61,10 @@ type Config struct {
 	// and every update was acknowledged, so that a shared executor (one per
 	// framework and agent, named by many tasks) takes the next LAUNCH
 	// instead of exiting between tasks. 0 = exit at once (per-task mode).
-	// A LAUNCH that the agent sends while the executor is exiting is
-	// failed by the agent (executor terminated), as Mesos does.
+	// The ExecutorInfo's label LabelIdleTimeout, when present, overrides
+	// it: that is how the scheduler asks for a shared executor. A LAUNCH
+	// that the agent sends while the executor is exiting is failed by the
+	// agent (executor terminated), as Mesos does.
 	IdleTimeout time.Duration
 }
 
@@ -106,6 +108,11 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// LabelIdleTimeout is the ExecutorInfo label (a Go duration) by which the
+// scheduler sets a shared executor's idle timeout; package framework sets
+// it under the same literal.
+const LabelIdleTimeout = "horae.executor.idle-timeout"
 
 // ErrAgentLost is returned by Run when the agent connection was lost and
 // could not be re-established (no checkpointing, or the recovery timeout
@@ -433,6 +440,16 @@ func (s *state) handle(ctx context.Context, ev *mesosexec.Event) bool {
 	case mesosexec.Event_SUBSCRIBED:
 		sub := ev.GetSubscribed()
 		s.execInfo = sub.ExecutorInfo
+		for _, l := range sub.ExecutorInfo.GetLabels().GetLabels() {
+			if l.Key != LabelIdleTimeout {
+				continue
+			}
+			if d, err := time.ParseDuration(l.GetValue()); err == nil && d >= 0 {
+				s.cfg.IdleTimeout = d
+			} else {
+				s.log.Warn("executor label ignored", "label", l.Key, "value", l.GetValue())
+			}
+		}
 		if h := sub.AgentInfo.GetHostname(); h != "" {
 			s.agentHost = h
 		}

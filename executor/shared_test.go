@@ -10,15 +10,17 @@ import (
 	"github.com/horae-scheduler/horae/taskspec"
 )
 
-// TestSharedExecutorIdle: with an idle timeout the executor outlives its
+// TestSharedExecutorIdle: with an idle timeout (here from the
+// ExecutorInfo's label, as the scheduler sets it) the executor outlives its
 // last task, runs tasks launched while it is idle, and exits once the
-// timeout passes with no task. Without one it exits after its last task
-// (per-task mode). Each task gets its own output directory.
+// timeout passes with no task. Each task gets its own output directory.
 func TestSharedExecutorIdle(t *testing.T) {
 	t.Parallel()
 	a := newFakeAgent(t)
+	idle := "2s"
+	a.execLabels = []mesos.Label{{Key: LabelIdleTimeout, Value: &idle}}
 	a.launch(taskInfo(t, "first", taskspec.Spec{Shell: true, Command: "echo one"}))
-	errc, sandbox := startExecutor(t, a, func(c *Config) { c.IdleTimeout = 2 * time.Second })
+	errc, sandbox := startExecutor(t, a, nil)
 	a.waitFor("first ends", func(a *fakeAgent) bool { _, ok := a.terminal("first"); return ok })
 	// Idle now, and still up: a new task runs in the same process.
 	a.launch(taskInfo(t, "second", taskspec.Spec{Shell: true, Command: "echo two"}))

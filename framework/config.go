@@ -51,11 +51,11 @@ const (
 	ExecutorPerTask = "per-task"
 )
 
-// EnvExecutorIdleTimeout is the variable the framework sets in a shared
-// executor's environment: how long it stays up with no task (a Go
-// duration). The horae executor command reads it through viper as the
-// --idle-timeout flag.
-const EnvExecutorIdleTimeout = "HORAE_IDLE_TIMEOUT"
+// LabelExecutorIdleTimeout is the label of a shared executor's
+// ExecutorInfo that tells the executor how long to stay up with no task (a
+// Go duration). The executor reads it from its SUBSCRIBED event, so no
+// flag or environment is needed (package executor has the same literal).
+const LabelExecutorIdleTimeout = "horae.executor.idle-timeout"
 
 // Capability names accepted in Config.Capabilities.
 const (
@@ -120,7 +120,7 @@ type Config struct {
 	// executor, because the fetch list is part of the ExecutorInfo.
 	ExecutorMode string
 	// ExecutorIdleTimeout is how long a shared executor stays up after its
-	// last task ended and was acknowledged (EnvExecutorIdleTimeout).
+	// last task ended and was acknowledged (LabelExecutorIdleTimeout).
 	ExecutorIdleTimeout time.Duration
 	// Version, when set, is part of the shared executor's ID, so that an
 	// upgraded scheduler does not name an executor of the old version.

@@ -468,13 +468,7 @@ func sharesExecutor(cfg Config, t scheduler.TaskLaunch) bool {
 // it, so that a changed command, URI, environment or overhead names a new
 // executor instead of clashing with a running old one.
 func sharedExecutorInfo(cfg Config, frameworkID string, multiRole bool) (mesos.ExecutorInfo, error) {
-	cmd := &mesos.CommandInfo{
-		Value: strPtr(cfg.ExecutorCommand),
-		Shell: boolPtr(true),
-		Environment: &mesos.Environment{Variables: []mesos.Environment_Variable{
-			{Name: EnvExecutorIdleTimeout, Value: strPtr(cfg.ExecutorIdleTimeout.String())},
-		}},
-	}
+	cmd := &mesos.CommandInfo{Value: strPtr(cfg.ExecutorCommand), Shell: boolPtr(true)}
 	if cfg.ExecutorURI != "" {
 		cmd.URIs = append(cmd.URIs, executorURI(cfg))
 	}
@@ -485,6 +479,9 @@ func sharedExecutorInfo(cfg Config, frameworkID string, multiRole bool) (mesos.E
 		Command:             cmd,
 		Resources:           plainResources(cfg.Role, multiRole, cfg.ExecutorCPUs, cfg.ExecutorMem, 0, 0, nil),
 		ShutdownGracePeriod: &mesos.DurationInfo{Nanoseconds: cfg.ExecutorShutdownGrace.Nanoseconds()},
+		Labels: &mesos.Labels{Labels: []mesos.Label{
+			{Key: LabelExecutorIdleTimeout, Value: strPtr(cfg.ExecutorIdleTimeout.String())},
+		}},
 	}
 	raw, err := info.Marshal()
 	if err != nil {

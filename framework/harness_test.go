@@ -43,16 +43,7 @@ func executorMain() int {
 		logger.Error("executor environment", "err", err)
 		return 2
 	}
-	// As the horae executor command reads --idle-timeout from
-	// HORAE_IDLE_TIMEOUT (viper), which a shared executor's ExecutorInfo sets.
-	var idle time.Duration
-	if v := os.Getenv(EnvExecutorIdleTimeout); v != "" {
-		if idle, err = time.ParseDuration(v); err != nil {
-			logger.Error("executor idle timeout", "err", err)
-			return 2
-		}
-	}
-	if err := executor.Run(context.Background(), executor.Config{Mesos: mc, Guard: true, Subreaper: true, IdleTimeout: idle}, logger); err != nil {
+	if err := executor.Run(context.Background(), executor.Config{Mesos: mc, Guard: true, Subreaper: true}, logger); err != nil {
 		logger.Error("executor failed", "err", err)
 		return 1
 	}

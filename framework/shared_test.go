@@ -38,12 +38,10 @@ func TestSharedExecutorInfo(t *testing.T) {
 	if !strings.HasPrefix(id, "horae-executor-") || id == a.TaskID {
 		t.Errorf("shared executor id %q", id)
 	}
-	if tiA.Executor.Labels != nil || len(tiA.Executor.Command.URIs) != 1 {
-		t.Errorf("shared executor carries per-task parts: labels %v uris %v", tiA.Executor.Labels, tiA.Executor.Command.URIs)
-	}
-	env := tiA.Executor.Command.GetEnvironment().GetVariables()
-	if len(env) != 1 || env[0].Name != EnvExecutorIdleTimeout || env[0].GetValue() != DefaultExecutorIdle.String() {
-		t.Errorf("shared executor environment %v", env)
+	labels := tiA.Executor.GetLabels().GetLabels()
+	if len(labels) != 1 || labels[0].Key != LabelExecutorIdleTimeout || labels[0].GetValue() != DefaultExecutorIdle.String() ||
+		len(tiA.Executor.Command.URIs) != 1 {
+		t.Errorf("shared executor: labels %v uris %v, want only the idle timeout and the executor's own URI", labels, tiA.Executor.Command.URIs)
 	}
 	for name, change := range map[string]func(*Config){
 		"version":  func(c *Config) { c.Version = "1.2.3" },
