@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -45,7 +46,9 @@ func TestProxyBlackholeExpiresSession(t *testing.T) {
 	s := Start(t)
 	p := NewProxy(t, s.Addr())
 	states := make(chan zk.State, 64)
-	c, _, err := zk.Connect([]string{p.Addr()}, time.Second, zk.WithLogger(nopLogger{}),
+	// 2 s: short enough to expire quickly, long enough that a loaded
+	// machine does not drop the connection before the test blackholes it.
+	c, _, err := zk.Connect([]string{p.Addr()}, 2*time.Second, zk.WithLogger(nopLogger{}),
 		zk.WithEventCallback(func(ev zk.Event) {
 			if ev.Type == zk.EventSession {
 				select {
@@ -58,8 +61,17 @@ func TestProxyBlackholeExpiresSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.Create("/e", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("create ephemeral: %v", err)
+	// A create can meet a connection the loaded machine dropped; it is
+	// safe to retry until the node exists.
+	for attempt := 0; ; attempt++ {
+		_, err := c.Create("/e", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll))
+		if err == nil || errors.Is(err, zk.ErrNodeExists) {
+			break
+		}
+		if !errors.Is(err, zk.ErrConnectionClosed) || attempt == 5 {
+			t.Fatalf("create ephemeral: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	waitState := func(want zk.State) {
 		t.Helper()
