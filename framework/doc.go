@@ -14,6 +14,11 @@
 // been removed"; it resends explicit reconciliation until every task is
 // answered or a bound is reached.
 //
+// Tasks run in the Horae executor: by default one shared executor per
+// (framework, agent) whose ExecutorInfo is identical for every task and
+// whose resources are counted once per agent (Config.ExecutorMode
+// "shared"), or one executor per task ("per-task"); see docs/executor.md.
+//
 // What it must not do: decide anything. Offer matching, retries and run state
 // belong to the engine (package scheduler); this package never imports store,
 // api, leader or localmesos, and it never acknowledges a status update on its

@@ -51,6 +51,9 @@ func TestMesosFaultDrills(t *testing.T) {
 		{name: "agent-lost", command: "sleep 1", retries: 2, inject: func(t *testing.T) { fault("lose-agent") }},
 		// The command runs 3 s and the executor is killed while it runs: its
 		// whole process group dies with it, the run fails over to a retry.
+		// With the shared executor (the default) the one executor runs every
+		// task of the agent, so all runs in flight (about three here) fail
+		// and are retried.
 		// (An executor killed after its command ended but before reporting
 		// makes the retry run the command again: at-least-once at that
 		// boundary, see docs/reliability.md.)
@@ -114,7 +117,8 @@ func TestMesosFaultDrills(t *testing.T) {
 }
 
 // killOneExecutor SIGKILLs the executor process of a running task of job
-// (found in /proc by its MESOS_EXECUTOR_ID environment variable).
+// (found in /proc by its MESOS_EXECUTOR_ID environment variable: the task
+// ID for a per-task executor, horae-executor-… for the shared one).
 func killOneExecutor(t *testing.T, job string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -134,7 +138,8 @@ func killOneExecutor(t *testing.T, job string) {
 				continue
 			}
 			for _, kv := range strings.Split(string(env), "\x00") {
-				if strings.HasPrefix(kv, "MESOS_EXECUTOR_ID=") && strings.Contains(kv, "."+job+".") {
+				id, ok := strings.CutPrefix(kv, "MESOS_EXECUTOR_ID=")
+				if ok && (strings.Contains(id, "."+job+".") || strings.HasPrefix(id, "horae-executor-")) {
 					// Let the command start, so the kill lands mid-run.
 					time.Sleep(700 * time.Millisecond)
 					if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
