@@ -302,3 +302,25 @@ func TestOverdueNotice(t *testing.T) {
 		t.Errorf("overdue repeated: %+v", out.Notify)
 	}
 }
+
+// TestIntermediateTaskStatesAreNotPersisted: staging/starting do not change
+// what a run means, so they cost no store commit; running and the end do.
+func TestIntermediateTaskStatesAreNotPersisted(t *testing.T) {
+	h := newHarness(t)
+	h.ready()
+	h.put(sched("a", everyMin))
+	h.advance(time.Minute)
+	ids := h.launchAll()
+	if len(ids) != 1 {
+		t.Fatalf("launched %v, want one task", ids)
+	}
+	if out := h.step(TaskUpdated{TaskID: ids[0], AgentID: "agent-host1", State: TaskStarting}); len(out.Persist) != 0 {
+		t.Errorf("TASK_STARTING persisted %d records, want none", len(out.Persist))
+	}
+	if out := h.step(TaskUpdated{TaskID: ids[0], AgentID: "agent-host1", State: TaskRunning}); len(out.Persist) == 0 {
+		t.Error("TASK_RUNNING persisted nothing: the run's start must be durable")
+	}
+	if out := h.step(TaskUpdated{TaskID: ids[0], AgentID: "agent-host1", State: TaskFinished}); len(out.Persist) == 0 {
+		t.Error("TASK_FINISHED persisted nothing")
+	}
+}
