@@ -69,6 +69,7 @@ built-in single-machine Mesos master and agent, and the API on
 	f.String("mesos-user", "", "user tasks run as by default (FrameworkInfo.user; default the current user)")
 	f.String("framework-name", "horae", "Mesos framework name")
 	f.Duration("failover-timeout", framework.DefaultFailoverTimeout, "how long Mesos keeps Horae's tasks while no Horae instance is subscribed")
+	f.String("executor-mode", framework.DefaultExecutorMode, "shared: one executor per agent runs every task (fast); per-task: one executor process per task (isolated)")
 	f.String("executor-uri", "", "URI agents fetch the horae binary from (default: this instance serves its own binary at <advertise-url>/executor/horae)")
 	f.String("auth-file", "", "users, tokens and roles (YAML or JSON); without it only loopback listeners are allowed")
 	f.Bool("insecure", false, "allow a non-loopback listener without --auth-file")
@@ -179,6 +180,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		FailoverTimeout: v.GetDuration("failover-timeout"),
 		WebUIURL:        advertise,
 		FrameworkIDs:    frameworkIDs{st: st, epoch: &epoch},
+		ExecutorMode:    v.GetString("executor-mode"),
 		ExecutorCommand: executorCommand,
 		ExecutorURI:     executorURI,
 	}, logger.With("component", "framework"), reg)
