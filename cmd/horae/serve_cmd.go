@@ -70,6 +70,7 @@ built-in single-machine Mesos master and agent, and the API on
 	f.String("framework-name", "horae", "Mesos framework name")
 	f.Duration("failover-timeout", framework.DefaultFailoverTimeout, "how long Mesos keeps Horae's tasks while no Horae instance is subscribed")
 	f.String("executor-mode", framework.DefaultExecutorMode, "shared: one executor per agent runs every task (fast); per-task: one executor process per task (isolated)")
+	f.Duration("executor-idle-timeout", framework.DefaultExecutorIdle, "how long a shared executor stays up with no task")
 	f.String("executor-uri", "", "URI agents fetch the horae binary from (default: this instance serves its own binary at <advertise-url>/executor/horae)")
 	f.String("auth-file", "", "users, tokens and roles (YAML or JSON); without it only loopback listeners are allowed")
 	f.Bool("insecure", false, "allow a non-loopback listener without --auth-file")
@@ -171,18 +172,20 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 	}
 	var epoch atomic.Int64
 	fw, err := framework.New(framework.Config{
-		Master:          master,
-		FrameworkName:   v.GetString("framework-name"),
-		User:            mesosUser,
-		Role:            v.GetString("mesos-role"),
-		Principal:       v.GetString("mesos-principal"),
-		SecretFile:      v.GetString("mesos-secret-file"),
-		FailoverTimeout: v.GetDuration("failover-timeout"),
-		WebUIURL:        advertise,
-		FrameworkIDs:    frameworkIDs{st: st, epoch: &epoch},
-		ExecutorMode:    v.GetString("executor-mode"),
-		ExecutorCommand: executorCommand,
-		ExecutorURI:     executorURI,
+		Master:              master,
+		FrameworkName:       v.GetString("framework-name"),
+		User:                mesosUser,
+		Role:                v.GetString("mesos-role"),
+		Principal:           v.GetString("mesos-principal"),
+		SecretFile:          v.GetString("mesos-secret-file"),
+		FailoverTimeout:     v.GetDuration("failover-timeout"),
+		WebUIURL:            advertise,
+		FrameworkIDs:        frameworkIDs{st: st, epoch: &epoch},
+		ExecutorMode:        v.GetString("executor-mode"),
+		ExecutorIdleTimeout: v.GetDuration("executor-idle-timeout"),
+		Version:             version,
+		ExecutorCommand:     executorCommand,
+		ExecutorURI:         executorURI,
 	}, logger.With("component", "framework"), reg)
 	if err != nil {
 		return fmt.Errorf("mesos framework: %w", err)
