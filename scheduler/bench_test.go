@@ -154,3 +154,40 @@ func TestBenchSetupIsRight(t *testing.T) {
 		t.Errorf("declined %d offers, want 5 (1000 tasks fill 5 offers of 213)", len(out.Decline))
 	}
 }
+
+// BenchmarkMatch10kPendingOn1000Offers measures offer matching alone (issue
+// #5 target: under 50 ms): 10,000 runs already pending, then one
+// OffersArrived of 1,000 small offers (4 cpus each: 26 tasks per offer, so
+// 384 offers are used and the rest declined).
+func BenchmarkMatch10kPendingOn1000Offers(b *testing.B) {
+	const total, due = 100_000, 10_000
+	st := benchState(total, due)
+	offers := benchOffers(1000)
+	for i := range offers {
+		offers[i].CPUs = 4
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := benchEngineFrom(b, st)
+		mustStep(b, e, benchDue, Tick{})
+		runtime.GC()
+		c0, ok0 := threadCPU()
+		b.StartTimer()
+		out := mustStep(b, e, benchDue, OffersArrived{Offers: offers})
+		b.StopTimer()
+		if c1, ok1 := threadCPU(); ok0 && ok1 {
+			cpu += c1 - c0
+		}
+		n := 0
+		for _, l := range out.Launch {
+			n += len(l.Tasks)
+		}
+		if n != due || len(out.Launch)+len(out.Decline) != len(offers) {
+			b.Fatalf("launched %d tasks on %d offers, declined %d; want %d tasks and every offer answered", n, len(out.Launch), len(out.Decline), due)
+		}
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
