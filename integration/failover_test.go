@@ -245,6 +245,24 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 		after = allRuns(t, c.instances[lead].URL, "tick")
 		return len(after) == len(runs), fmt.Sprintf("%d runs, had %d", len(after), len(runs))
 	})
+	// A follower forwards writes to the leader (after checking them).
+	for addr, p := range c.instances {
+		if addr == lead {
+			continue
+		}
+		follower := map[string]any{"name": "via-follower", "command": "true", "schedule": "R0//PT1H"}
+		waitFor(t, 20*time.Second, "a write through a follower", func() (bool, string) {
+			code, body := call(t, http.MethodPost, p.URL+"/api/v1/jobs", follower, nil)
+			if code == http.StatusConflict {
+				return true, "" // an earlier attempt got through
+			}
+			return code == http.StatusCreated, fmt.Sprint(code, body)
+		})
+		if code, body := call(t, http.MethodGet, c.instances[lead].URL+"/api/v1/jobs/via-follower", nil, nil); code != http.StatusOK {
+			t.Fatalf("job written through follower %s not on the leader: %d %s", addr, code, body)
+		}
+		break
+	}
 	before := map[string]string{}
 	for _, r := range runs {
 		before[r.ID] = r.State
