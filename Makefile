@@ -47,7 +47,7 @@ bench:
 # Sustained load on one machine against a bare fork/exec loop at the same
 # rate (HORAE_LOAD_RATE runs/s for HORAE_LOAD_SECONDS).
 bench-load:
-	HORAE_LOAD=1 $(GO) test -count=1 -run TestLoad -v -timeout 30m ./integration/
+	HORAE_LOAD=1 $(GO) test -count=1 -run 'TestLoad|TestThousandDueAtOnce' -v -timeout 30m ./integration/
 
 # The failover drill with 20 forced failovers (make test runs 3).
 drill: deps-test

@@ -141,3 +141,42 @@ func envInt(t *testing.T, name string, def int) int {
 	}
 	return n
 }
+
+// TestThousandDueAtOnce: 1,000 jobs due in the same second must all run to
+// the end (issue #5). It reports how long until the last one finished. A
+// measurement: runs only with HORAE_LOAD=1 (make bench-load).
+func TestThousandDueAtOnce(t *testing.T) {
+	if os.Getenv("HORAE_LOAD") != "1" {
+		t.Skip("load measurement: set HORAE_LOAD=1")
+	}
+	const n = 1000
+	h := serveLocal(t, "--log-level", "warn")
+	due := time.Now().UTC().Truncate(time.Second).Add(40 * time.Second)
+	for i := range n {
+		job := map[string]any{
+			"name": fmt.Sprintf("burst-%04d", i), "command": "true",
+			"schedule": "R1/" + due.Format(time.RFC3339) + "/PT1H",
+			"retries":  0, "cpus": 0.001, "mem": 1, "disk": 0.001,
+		}
+		if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs", job, nil); code != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", job["name"], code, body)
+		}
+	}
+	if time.Now().After(due) {
+		t.Fatalf("creating %d jobs took past the due time %s", n, due)
+	}
+	var states map[string]int
+	waitFor(t, 5*time.Minute, "all 1,000 runs to end", func() (bool, string) {
+		states = map[string]int{}
+		for i := range n {
+			for _, r := range runsOf(t, h.URL, fmt.Sprintf("burst-%04d", i)) {
+				states[r.State]++
+			}
+		}
+		return states["succeeded"]+states["failed"]+states["killed"] == n, fmt.Sprint(states)
+	})
+	t.Logf("1,000 runs due at %s: %v; the last ended %v after the due second", due.Format(time.TimeOnly), states, time.Since(due).Round(100*time.Millisecond))
+	if states["succeeded"] != n {
+		t.Fatalf("runs %v, want %d succeeded", states, n)
+	}
+}
