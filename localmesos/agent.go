@@ -622,23 +622,9 @@ func (m *Mesos) shutdownExecutorLocked(ex *executor, now time.Time) {
 
 // handleExecutor serves POST /api/v1/executor.
 func (m *Mesos) handleExecutor(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		(&httpError{code: http.StatusMethodNotAllowed, header: map[string]string{"Allow": "POST"},
-			body: fmt.Sprintf("405 Method Not Allowed. Expecting one of { 'POST' }, but received '%s'.", r.Method)}).write(w)
-		return
-	}
-	media, herr := contentType(r)
-	if herr != nil {
-		herr.write(w)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
-	if err != nil {
-		badRequest("Failed to read body: " + err.Error()).write(w)
-		return
-	}
 	var call execpb.Call
-	if herr := decodeBody(media, body, &call, "Call"); herr != nil {
+	herr := readCall(r, &call)
+	if herr != nil {
 		herr.write(w)
 		return
 	}

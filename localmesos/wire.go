@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -77,6 +78,25 @@ func acceptType(r *http.Request) (string, bool) {
 
 // decodeBody decodes one call in the given media type into msg. what names
 // the protobuf in error texts ("Call"). Errors carry the master's texts.
+// readCall checks the method and Content-Type of a call to the scheduler or
+// executor endpoint and decodes its body into msg, answering as Mesos does
+// (405, 415/400, 400) when it cannot.
+func readCall(r *http.Request, msg protoMessage) *httpError {
+	if r.Method != http.MethodPost {
+		return &httpError{code: http.StatusMethodNotAllowed, header: map[string]string{"Allow": "POST"},
+			body: fmt.Sprintf("405 Method Not Allowed. Expecting one of { 'POST' }, but received '%s'.", r.Method)}
+	}
+	media, herr := contentType(r)
+	if herr != nil {
+		return herr
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	if err != nil {
+		return badRequest("Failed to read body: " + err.Error())
+	}
+	return decodeBody(media, body, msg, "Call")
+}
+
 func decodeBody(media string, body []byte, msg protoMessage, what string) *httpError {
 	if media == mediaProtobuf {
 		if err := msg.Unmarshal(body); err != nil {
