@@ -24,6 +24,9 @@ test: deps-test
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+	@# ZooKeeper reconnect tests, skipped under -race for an upstream data race
+	@# in go-zookeeper v1.0.4 (store/store_test.go, docs/zookeeper.md).
+	$(GO) test -count=1 -timeout 10m -run 'TestWithZooKeeper|TestElectionThreeCandidates' ./store/
 
 test-unit:
 	$(GO) test -race -count=1 -short $(PKGS)

@@ -15,6 +15,22 @@ type R = scheduler.Record
 
 // TestWithZooKeeper runs the tests that need a standalone ZooKeeper on one
 // server (starting one costs seconds); the server restart test runs last.
+// reconnects names the tests that make the ZooKeeper client reconnect with
+// watches set. go-zookeeper v1.0.4 (the newest release) has a data race on
+// that path — Conn.lastZxid is written by recvLoop and read unlocked by
+// sendSetWatches — which the race detector reports as a failure of
+// whichever test hits it. These tests run without -race in `make test`.
+var reconnects = map[string]bool{
+	"ExpiredLeaderIsFenced": true,
+	"DisconnectEndsTerm":    true,
+	"ZooKeeperRestart":      true,
+}
+
+func skipUpstreamRace(t *testing.T) {
+	t.Helper()
+	t.Skip("reconnects the ZooKeeper client: go-zookeeper v1.0.4 races on lastZxid there; make test runs this without -race")
+}
+
 func TestWithZooKeeper(t *testing.T) {
 	srv := zktest.Start(t)
 	for _, tc := range []struct {
@@ -31,7 +47,12 @@ func TestWithZooKeeper(t *testing.T) {
 		{"DisconnectEndsTerm", testDisconnectEndsTerm},
 		{"ZooKeeperRestart", testZooKeeperRestart},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.test(t, srv) })
+		t.Run(tc.name, func(t *testing.T) {
+			if raceEnabled && reconnects[tc.name] {
+				skipUpstreamRace(t)
+			}
+			tc.test(t, srv)
+		})
 	}
 }
 
