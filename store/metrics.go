@@ -14,6 +14,8 @@ type metrics struct {
 	records        prometheus.Counter
 	zkWrites       prometheus.Counter
 	loadSeconds    prometheus.Gauge
+	zkSession      prometheus.Gauge
+	zkEvents       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,11 +39,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		loadSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "horae_store_load_duration_seconds", Help: "Duration of the last Load.",
 		}),
+		zkSession: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "horae_store_zk_session_usable", Help: "1 while the ZooKeeper session is established (ZooKeeper store only).",
+		}),
+		zkEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "horae_store_zk_session_events_total", Help: "ZooKeeper session state changes, by new state.",
+		}, []string{"state"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.commits, m.commitFailures, m.commitSeconds, m.records, m.zkWrites, m.loadSeconds} {
+	for _, c := range []prometheus.Collector{m.commits, m.commitFailures, m.commitSeconds, m.records, m.zkWrites, m.loadSeconds, m.zkSession, m.zkEvents} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("store: register metrics: %w", err)
 		}

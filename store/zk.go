@@ -226,6 +226,14 @@ func (s *ZK) onEvent(ev zk.Event) {
 	if ev.Type != zk.EventSession {
 		return
 	}
+	if s.m != nil {
+		s.m.zkEvents.WithLabelValues(strings.TrimPrefix(ev.State.String(), "State")).Inc()
+		if ev.State == zk.StateHasSession {
+			s.m.zkSession.Set(1)
+		} else {
+			s.m.zkSession.Set(0)
+		}
+	}
 	switch ev.State {
 	case zk.StateDisconnected, zk.StateExpired, zk.StateAuthFailed:
 		s.mu.Lock()
