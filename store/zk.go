@@ -290,40 +290,19 @@ func (s *ZK) Campaign(ctx context.Context, self Candidate) (Term, error) {
 		if s.conn.State() != zk.StateHasSession {
 			t.lose()
 		}
-		err = s.waitLowest(ctx, cand)
-		if errors.Is(err, errCandidateGone) {
-			s.forgetCandidate(cand)
+		if retry, err := s.afterStep(ctx, s.waitLowest(ctx, cand), errCandidateGone, cand, &wait); err != nil {
+			return nil, err
+		} else if retry {
 			continue
-		}
-		if transient(err) {
-			if werr := s.backoff(ctx, &wait); werr != nil {
-				s.withdraw()
-				return nil, werr
-			}
-			continue
-		}
-		if err != nil {
-			s.withdraw()
-			return nil, fmt.Errorf("store: campaign: %w", err)
 		}
 		if t.isLost() {
 			continue // in doubt while waiting: check again with a new term
 		}
 		epoch, err := s.claim(ctx, cand, self)
-		if errors.Is(err, ErrFenced) {
-			s.forgetCandidate(cand)
+		if retry, err := s.afterStep(ctx, err, ErrFenced, cand, &wait); err != nil {
+			return nil, err
+		} else if retry {
 			continue
-		}
-		if transient(err) {
-			if werr := s.backoff(ctx, &wait); werr != nil {
-				s.withdraw()
-				return nil, werr
-			}
-			continue
-		}
-		if err != nil {
-			s.withdraw()
-			return nil, fmt.Errorf("store: campaign: %w", err)
 		}
 		s.mu.Lock()
 		t.epoch = epoch
@@ -409,6 +388,30 @@ func (s *ZK) withdraw() {
 
 // backoff waits *wait (doubling it up to 2 s) or until ctx ends; it fails
 // at once when the store is closed.
+// afterStep decides what Campaign does after one of its steps returned
+// err: start over when the candidate is gone (err is gone: the candidate is
+// forgotten) or the error is transient (after a backoff); give up, taking
+// the candidate back, on anything else. retry false with a nil error means
+// the step succeeded.
+func (s *ZK) afterStep(ctx context.Context, err, gone error, cand string, wait *time.Duration) (retry bool, fail error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, gone):
+		s.forgetCandidate(cand)
+		return true, nil
+	case transient(err):
+		if werr := s.backoff(ctx, wait); werr != nil {
+			s.withdraw()
+			return false, werr
+		}
+		return true, nil
+	default:
+		s.withdraw()
+		return false, fmt.Errorf("store: campaign: %w", err)
+	}
+}
+
 func (s *ZK) backoff(ctx context.Context, wait *time.Duration) error {
 	if s.isClosed() {
 		return errClosed
