@@ -221,10 +221,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("notifications: %w", err)
 	}
-	{
-		nCtx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return notifier.Run(nCtx) }, func(error) { cancel() })
-	}
+	addActor(&g, notifier.Run)
 
 	hub := events.NewHub(events.Options{})
 	historyLimit := v.GetInt("history-limit")
@@ -277,28 +274,25 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		return fmt.Errorf("api: %w", err)
 	}
 
-	{
-		apiCtx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return server.Serve(apiCtx, ln) }, func(error) { cancel() })
-	}
-	{
-		supCtx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { return sup.Run(supCtx) }, func(error) { cancel() })
-	}
-	{
-		// Followers serve reads from a read model refreshed from the store.
-		fCtx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { refreshFollower(fCtx, sup, st, cat, logger); return nil }, func(error) { cancel() })
-	}
+	addActor(&g, func(ctx context.Context) error { return server.Serve(ctx, ln) })
+	addActor(&g, sup.Run)
+	// Followers serve reads from a read model refreshed from the store.
+	addActor(&g, func(ctx context.Context) error { refreshFollower(ctx, sup, st, cat, logger); return nil })
 	if v.GetBool("examples") {
-		exCtx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { loadExamples(exCtx, sup, cat, logger); <-exCtx.Done(); return nil }, func(error) { cancel() })
+		addActor(&g, func(ctx context.Context) error { loadExamples(ctx, sup, cat, logger); <-ctx.Done(); return nil })
 	}
 	{
 		g.Add(func() error { <-ctx.Done(); return nil }, func(error) {})
 	}
 	logger.Info("horae serving", "listen", ln.Addr().String(), "store", storeDescription(storeCfg), "mesos", master, "version", version)
 	return g.Run()
+}
+
+// addActor runs fn in the group with a context of its own, cancelled when
+// the group stops.
+func addActor(g *run.Group, fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g.Add(func() error { return fn(ctx) }, func(error) { cancel() })
 }
 
 // notifyConfig reads the notification flags; secrets come from files so
