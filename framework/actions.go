@@ -60,8 +60,25 @@ func (f *Framework) refuse() time.Duration {
 	return f.cfg.Refuse
 }
 
+// acceptRefuse is the filter for what an ACCEPT leaves of its offer. While
+// offers are wanted it is none: the leftover comes back at the master's
+// next allocation, where the engine can keep it for the next run due (its
+// offer hold) instead of waiting out a filter with runs due; otherwise the
+// decline filter.
+func (f *Framework) acceptRefuse() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.interest == scheduler.OffersWanted {
+		return 0
+	}
+	if f.interest == scheduler.OffersNotWanted {
+		return f.cfg.SuppressedRefuse
+	}
+	return f.cfg.Refuse
+}
+
 // Launch sends one ACCEPT per Launch: an OpLaunch of its tasks, with the
-// refuse filter for what is left of the offer. Resources come from the
+// refuse filter for what is left of the offer (acceptRefuse). Resources come from the
 // offer as received (keeping roles and allocation_info). A task that does
 // not fit its offer is not sent; it comes back as a TASK_ERROR update with
 // reason REASON_TASK_INVALID, as Mesos itself would answer.
@@ -144,7 +161,7 @@ func (f *Framework) launchOne(ctx context.Context, l scheduler.Launch) error {
 	if len(tasks) > 0 {
 		ops = append(ops, calls.OpLaunch(tasks...))
 	}
-	call := calls.Accept(ops.WithOffers(mesos.OfferID{Value: l.OfferID})).With(calls.RefuseSeconds(f.refuse()))
+	call := calls.Accept(ops.WithOffers(mesos.OfferID{Value: l.OfferID})).With(calls.RefuseSeconds(f.acceptRefuse()))
 	if err := f.call(ctx, call); err != nil {
 		return fmt.Errorf("%w (offer %s, %d tasks)", err, l.OfferID, len(tasks))
 	}

@@ -356,7 +356,7 @@ func plainResources(role string, multiRole bool, cpus, mem, disk, gpus float64, 
 
 // taskResources are the resources one task asks for (defaults when the job
 // left them zero).
-func taskResources(j scheduler.Job) (cpus, mem, disk float64) {
+func taskResources(j *scheduler.Job) (cpus, mem, disk float64) {
 	cpus, mem, disk = j.CPUs, j.Mem, j.Disk
 	if cpus <= 0 {
 		cpus = scheduler.DefaultCPUs

@@ -171,7 +171,7 @@ func TestConvertStatus(t *testing.T) {
 func testLaunch() scheduler.TaskLaunch {
 	return scheduler.TaskLaunch{
 		TaskID: "ct:1795815424000:0:backup", Run: "backup@2026-11-27T21:37:00Z",
-		Job: scheduler.Job{
+		Job: &scheduler.Job{
 			Name: "backup", Command: "echo $FOO", Shell: true, Arguments: []string{"a"}, Owner: "ops@example",
 			CPUs: 0.3, Mem: 64, Disk: 10, RunAsUser: "nobody", MaxRuntime: time.Minute,
 			Env:   []scheduler.EnvVar{{Name: "FOO", Value: "job"}, {Name: "BAR", Value: "job"}},

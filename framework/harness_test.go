@@ -405,7 +405,7 @@ func shellJob(name, cmd string) scheduler.Job {
 }
 
 func taskLaunch(id string, j scheduler.Job) scheduler.TaskLaunch {
-	return scheduler.TaskLaunch{TaskID: id, Run: scheduler.RunID(j.Name + "@1"), Job: j, Instances: 1,
+	return scheduler.TaskLaunch{TaskID: id, Run: scheduler.RunID(j.Name + "@1"), Job: &j, Instances: 1,
 		ScheduledFor: time.Date(2026, 11, 27, 22, 0, 0, 0, time.UTC)}
 }
 

@@ -26,6 +26,11 @@ type Config struct {
 	// OverdueAfter is how long a run may wait for resources past its due
 	// time before an overdue Notice (once per attempt). Default 5m.
 	OverdueAfter time.Duration
+	// OfferHold is how long an offer no task can use yet may be kept for
+	// schedule slots and retries due within that time, and how early offers
+	// are asked for before such work is due (offers.go). Zero declines
+	// unused offers at once.
+	OfferHold time.Duration
 }
 
 // Default configuration values.
@@ -34,6 +39,9 @@ const (
 	DefaultOnTimeWindow  = time.Minute
 	DefaultRuntimeMargin = time.Minute
 	DefaultOverdueAfter  = 5 * time.Minute
+	// DefaultOfferHold is the OfferHold `horae serve` uses. The engine's own
+	// zero value holds nothing.
+	DefaultOfferHold = time.Second
 )
 
 // Engine is the scheduling state machine. It is not safe for concurrent
@@ -53,6 +61,8 @@ type Engine struct {
 	reconciled bool // explicit reconciliation done this subscription
 	interest   OfferInterest
 	reCache    map[string]*regexp.Regexp
+	held       []*heldOffer // offers kept for imminent work, oldest first
+	rematch    bool         // offers or placeable work changed this step
 
 	// Per-step scratch.
 	now        time.Time
@@ -117,6 +127,8 @@ func (e *Engine) reset() {
 	e.reconciled = false
 	e.interest = OffersUnchanged
 	e.reCache = make(map[string]*regexp.Regexp)
+	e.held = nil
+	e.rematch = false
 }
 
 // Step applies one event at instant now and returns the work to carry out,
@@ -144,6 +156,7 @@ func (e *Engine) Step(now time.Time, ev Event) (Output, error) {
 	case Subscribed:
 		e.subscribed()
 	case Disconnected:
+		e.dropHeld()
 		e.connected = false
 		e.reconciled = false
 		e.interest = OffersUnchanged
@@ -164,9 +177,9 @@ func (e *Engine) Step(now time.Time, ev Event) (Output, error) {
 	case JobMarkedSuccess:
 		err = e.markSuccess(ev)
 	case OffersArrived:
-		e.offers(ev.Offers)
+		e.acceptOffers(ev.Offers)
 	case OfferRescinded:
-		// The engine never holds an offer past the Step it arrived in.
+		e.rescind(ev.OfferID)
 	case TaskUpdated:
 		e.taskUpdated(ev)
 	default:
@@ -183,6 +196,8 @@ func (e *Engine) Step(now time.Time, ev Event) (Output, error) {
 // and WakeAt.
 func (e *Engine) finish() {
 	out := e.out
+	// Matching marks runs dirty (launch intents), so it comes first.
+	e.settleOffers()
 	if n := len(e.jobRecords) + len(e.dirtyRuns) + len(e.deletes) + len(e.dirtyJobs); n > 0 {
 		out.Persist = make([]Record, 0, n)
 	}
@@ -203,14 +218,15 @@ func (e *Engine) finish() {
 		out.Persist = append(out.Persist, PutCursor{Cursor: cloneCursor(js.cur)})
 	}
 	want := OffersNotWanted
-	if e.connected && e.reconciled && e.anyPlaceable() {
+	if e.connected && e.reconciled && (e.anyPlaceable() ||
+		e.cfg.OfferHold > 0 && e.workImminent(e.now.Add(e.cfg.OfferHold))) {
 		want = OffersWanted
 	}
 	if e.connected && want != e.interest {
 		out.Offers = want
 		e.interest = want
 	}
-	out.WakeAt = e.timers.earliest()
+	out.WakeAt = e.wakeAt()
 	sortTaskRefs(out.Kill)
 	sortTaskRefs(out.Reconcile)
 }
@@ -268,6 +284,7 @@ func sortTaskRefs(s []TaskRef) {
 
 // tick fires every timer due at now.
 func (e *Engine) tick() {
+	e.expireHeld()
 	for {
 		t, ok := e.timers.popDue(e.now)
 		if !ok {
@@ -287,8 +304,9 @@ func (e *Engine) tick() {
 				continue
 			}
 			r.retryAt = time.Time{}
-			// Nothing to do: the run becomes placeable, which the offer
-			// interest computed in finish reflects.
+			// The run becomes placeable: held offers are matched and the
+			// offer interest computed in finish.
+			e.rematch = true
 		case timerBackstop:
 			r := t.run
 			if !r.backstopAt.Equal(t.at) || r.State.Terminal() || r.js.deleted {

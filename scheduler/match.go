@@ -73,19 +73,16 @@ func (e *Engine) regexp(pattern string) *regexp.Regexp {
 	return re
 }
 
-// offers matches pending tasks to offers: high priority first, then due
+// match matches placeable tasks to offers: high priority first, then due
 // time, then job name. Each task takes the first offer it fits (resources
 // plus executor overhead, ports, GPUs, constraints, distinct hosts); a task
 // that fits nowhere is passed over and the ones behind it still get their
 // turn (Chronos stopped the whole round at the first misfit). Several tasks
-// may share an offer. Every offer is either in one Launch or in Decline.
-func (e *Engine) offers(offers []Offer) {
-	if !e.connected || !e.reconciled {
-		for _, o := range offers {
-			e.out.Decline = append(e.out.Decline, o.ID)
-		}
-		return
-	}
+// may share an offer. Every offer that gets a task becomes one Launch;
+// used[i] says whether offers[i] did (the caller keeps or declines the
+// others).
+func (e *Engine) match(offers []*Offer) (used []bool) {
+	used = make([]bool, len(offers))
 	cands := make([]candidate, 0, len(e.waiting))
 	for r := range e.waiting {
 		if !e.placeable(r) {
@@ -119,9 +116,11 @@ func (e *Engine) offers(offers []Offer) {
 		}
 		return a.task - b.task
 	})
+	if len(cands) == 0 {
+		return used
+	}
 	states := make([]offerState, len(offers))
-	for i := range offers {
-		o := &offers[i]
+	for i, o := range offers {
 		states[i] = offerState{o: o, cpus: o.CPUs, mem: o.Mem, disk: o.Disk, gpus: o.GPUs,
 			ports: append([]PortRange(nil), o.Ports...)}
 	}
@@ -142,9 +141,9 @@ func (e *Engine) offers(offers []Offer) {
 	for i := range states {
 		s := &states[i]
 		if s.n == 0 {
-			e.out.Decline = append(e.out.Decline, s.o.ID)
 			continue
 		}
+		used[i] = true
 		s.launch = len(e.out.Launch)
 		e.out.Launch = append(e.out.Launch, Launch{OfferID: s.o.ID, AgentID: s.o.AgentID, Hostname: s.o.Hostname,
 			Tasks: make([]TaskLaunch, 0, s.n)})
@@ -153,10 +152,11 @@ func (e *Engine) offers(offers []Offer) {
 		r, t := p.r, &p.r.Tasks[p.task]
 		l := &e.out.Launch[states[p.offer].launch]
 		l.Tasks = append(l.Tasks, TaskLaunch{
-			TaskID: t.ID, Run: r.ID, Job: *r.job, Attempt: r.Attempt, Instance: p.task, Instances: len(r.Tasks),
+			TaskID: t.ID, Run: r.ID, Job: r.job, Attempt: r.Attempt, Instance: p.task, Instances: len(r.Tasks),
 			ScheduledFor: r.ScheduledFor, Env: r.Env, Arguments: r.Arguments, Ports: p.ports,
 		})
 	}
+	return used
 }
 
 // placement is one task placed on one offer during a matching round.

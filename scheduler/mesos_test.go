@@ -324,3 +324,36 @@ func TestIntermediateTaskStatesAreNotPersisted(t *testing.T) {
 		t.Error("TASK_FINISHED persisted nothing")
 	}
 }
+
+// TestStartedAtFromStatusStamp: a run's start is the executor's stamp on
+// TASK_RUNNING, kept between the launch and the moment the leader learns it
+// (agent clocks can be off either way).
+func TestStartedAtFromStatusStamp(t *testing.T) {
+	launch := t0.Add(time.Minute)
+	now := launch.Add(40 * time.Millisecond)
+	tests := []struct {
+		name  string
+		stamp time.Time
+		want  time.Time
+	}{
+		{"stamp between launch and now", launch.Add(3 * time.Millisecond), launch.Add(3 * time.Millisecond)},
+		{"no stamp", time.Time{}, now},
+		{"agent clock ahead", now.Add(time.Second), now},
+		{"agent clock behind", launch.Add(-time.Second), launch},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.ready()
+			h.put(sched("a", "R1/2026-03-01T00:01:00Z/PT1M"))
+			h.advance(time.Minute)
+			ids := h.launchAll()
+			h.now = now
+			h.step(TaskUpdated{TaskID: ids[0], State: TaskRunning, Timestamp: tc.stamp})
+			r := h.run("a.s20260301T000100Z")
+			if !r.StartedAt.Equal(tc.want) || !r.Tasks[0].StartedAt.Equal(tc.want) {
+				t.Errorf("run started %s, task %s; want %s", r.StartedAt, r.Tasks[0].StartedAt, tc.want)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ type Launch struct {
 type TaskLaunch struct {
 	TaskID       string
 	Run          RunID
-	Job          Job // the job as it was when the run was created
+	Job          *Job // the job as it was when the run was created; shared, never modified
 	Attempt      int
 	Instance     int
 	Instances    int

@@ -20,8 +20,11 @@ type sim struct {
 	events []timedEvent
 	outs   []Output
 	offerN int
-	runs   map[RunID]Run // newest record of every run seen
-	slots  map[string]RunID
+	// held is every offer handed to the engine and not yet answered, with
+	// the instant by which it must be (arrival + OfferHold).
+	held  map[string]time.Time
+	runs  map[RunID]Run // newest record of every run seen
+	slots map[string]RunID
 }
 
 type timedEvent struct {
@@ -54,25 +57,32 @@ func (s *sim) step(ev Event) Output {
 }
 
 func (s *sim) check(ev Event, out Output) {
-	// Every offer is launched on or declined, exactly once.
-	if oa, ok := ev.(OffersArrived); ok {
-		seen := map[string]int{}
-		for _, l := range out.Launch {
-			seen[l.OfferID]++
+	// Every offer is launched on or declined exactly once, and no later
+	// than its hold allows (at once without OfferHold). Offers of an ended
+	// subscription are forgotten, not answered.
+	switch ev := ev.(type) {
+	case LeaderElected, Subscribed, Disconnected:
+		clear(s.held)
+	case OffersArrived:
+		for _, o := range ev.Offers {
+			s.held[o.ID] = s.h.now.Add(s.h.cfg.OfferHold)
 		}
-		for _, d := range out.Decline {
-			seen[d]++
+	}
+	answered := make([]string, 0, len(out.Launch)+len(out.Decline))
+	for _, l := range out.Launch {
+		answered = append(answered, l.OfferID)
+	}
+	answered = append(answered, out.Decline...)
+	for _, id := range answered {
+		if _, ok := s.held[id]; !ok {
+			s.t.Fatalf("%T answered offer %s, which the engine did not hold (or answered it twice)", ev, id)
 		}
-		if len(seen) != len(oa.Offers) {
-			s.t.Fatalf("offers %d, answered %d", len(oa.Offers), len(seen))
+		delete(s.held, id)
+	}
+	for id, until := range s.held {
+		if !until.After(s.h.now) {
+			s.t.Fatalf("after %T at %s: offer %s still unanswered, its hold ended at %s", ev, s.h.now, id, until)
 		}
-		for _, o := range oa.Offers {
-			if seen[o.ID] != 1 {
-				s.t.Fatalf("offer %s answered %d times", o.ID, seen[o.ID])
-			}
-		}
-	} else if len(out.Launch)+len(out.Decline) > 0 {
-		s.t.Fatalf("%T launched or declined", ev)
 	}
 	// One run per slot; a terminal run never comes back.
 	for _, rec := range out.Persist {
@@ -126,7 +136,7 @@ func (s *sim) liveIDs() []string {
 }
 
 func (s *sim) elect() {
-	s.h.e = New(Config{})
+	s.h.e = New(s.h.cfg)
 	s.h.epoch++
 	s.step(LeaderElected{Epoch: s.h.epoch, State: s.h.store.state()})
 	out := s.step(Subscribed{})
@@ -144,8 +154,9 @@ func (s *sim) elect() {
 func TestProperties(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t)
+		h.cfg.OfferHold = rapid.SampledFrom([]time.Duration{0, time.Second, 30 * time.Second}).Draw(rt, "offerHold")
 		s := &sim{t: rt, h: h, policy: map[string]ConcurrencyPolicy{}, live: map[string]TaskLaunch{},
-			runs: map[RunID]Run{}, slots: map[string]RunID{}}
+			runs: map[RunID]Run{}, slots: map[string]RunID{}, held: map[string]time.Time{}}
 		s.elect()
 		nJobs := rapid.IntRange(1, 4).Draw(rt, "jobs")
 		for i := 0; i < nJobs; i++ {
@@ -242,7 +253,7 @@ func TestProperties(t *testing.T) {
 			}
 		}
 		// Replay: the same events on a fresh engine give equal outputs.
-		e := New(Config{})
+		e := New(h.cfg)
 		for i, te := range s.events {
 			out, err := e.Step(te.at, te.ev)
 			if err != nil {

@@ -113,6 +113,7 @@ func (e *Engine) elected(ev LeaderElected) {
 // subscribed asks Mesos about every task the engine holds as launched and
 // not ended, plus an implicit reconciliation for tasks it does not know.
 func (e *Engine) subscribed() {
+	e.dropHeld()
 	e.connected = true
 	e.reconciled = false
 	e.interest = OffersUnchanged
@@ -147,4 +148,5 @@ func (e *Engine) reconciledEv(ev Reconciled) {
 		}
 	}
 	e.reconciled = true
+	e.rematch = true
 }

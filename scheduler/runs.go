@@ -79,6 +79,7 @@ func (e *Engine) newTasks(r *runState) {
 		e.tasks[id] = r
 	}
 	e.waiting[r] = struct{}{}
+	e.rematch = true
 	e.armOverdue(r)
 }
 
@@ -282,9 +283,9 @@ func (e *Engine) taskUpdated(ev TaskUpdated) {
 	switch {
 	case ev.State == TaskRunning:
 		e.markRun(r)
-		t.StartedAt = e.now
-		if r.StartedAt.IsZero() {
-			r.StartedAt = e.now
+		t.StartedAt = startedAt(ev.Timestamp, t.LaunchedAt, e.now)
+		if r.StartedAt.IsZero() || t.StartedAt.Before(r.StartedAt) {
+			r.StartedAt = t.StartedAt
 		}
 		r.State = RunRunning
 	case ev.State == TaskUnreachable:
@@ -294,6 +295,8 @@ func (e *Engine) taskUpdated(ev TaskUpdated) {
 		fallthrough
 	case ev.State.Terminal():
 		e.markRun(r)
+		// A task that ended may unblock others (forbid, unique hosts).
+		e.rematch = true
 		t.FinishedAt = e.now
 		if res := ev.Result; res != nil {
 			if res.ExitCode != nil {
@@ -517,4 +520,19 @@ func joinKeys(m map[string]int64, order []string) string {
 		b.WriteString(strconv.FormatInt(m[k], 10))
 	}
 	return b.String()
+}
+
+// startedAt is when a task started: the instant its executor stamped on
+// TASK_RUNNING, not when the leader got round to the update (that adds the
+// master's and the leader's queues, and a commit, to every run's lateness).
+// The stamp comes from the agent's clock, so it is kept within what the
+// leader knows for sure: not before the launch, not after now.
+func startedAt(stamp, launched, now time.Time) time.Time {
+	switch {
+	case stamp.IsZero() || stamp.After(now):
+		return now
+	case stamp.Before(launched):
+		return launched
+	}
+	return stamp.UTC()
 }

@@ -77,6 +77,7 @@ built-in single-machine Mesos master and agent, and the API on
 	f.String("tls-cert", "", "TLS certificate file for the API")
 	f.String("tls-key", "", "TLS key file for the API")
 	f.Int("history-limit", 100, "runs kept per job")
+	f.Duration("offer-hold", scheduler.DefaultOfferHold, "keep an unused Mesos offer this long when runs come due within it (and ask for offers this early), so runs launch on time; 0 declines unused offers at once")
 	f.Bool("examples", false, "load example jobs when the store is empty")
 	f.Bool("metrics-per-job", false, "also export per-job run series (cardinality grows with the number of jobs)")
 	f.Duration("local-heartbeat", 15*time.Second, "heartbeat interval of the built-in Mesos")
@@ -225,6 +226,10 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 
 	hub := events.NewHub(events.Options{})
 	historyLimit := v.GetInt("history-limit")
+	offerHold := v.GetDuration("offer-hold")
+	if offerHold < 0 {
+		return fmt.Errorf("--offer-hold %s: must not be negative", offerHold)
+	}
 	sup, err := leader.NewSupervisor(leader.SupervisorConfig{
 		Elect: func(ctx context.Context) (leader.Term, error) {
 			term, err := st.Campaign(ctx, store.Candidate{ID: instanceID, APIURL: advertise})
@@ -240,6 +245,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 				ExecutorCPUs: framework.DefaultExecutorCPUs,
 				ExecutorMem:  framework.DefaultExecutorMem,
 				HistoryLimit: historyLimit,
+				OfferHold:    offerHold,
 			})
 		},
 		Store:        st,

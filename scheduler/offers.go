@@ -1,0 +1,213 @@
+package scheduler
+
+import "time"
+
+// Offer holding.
+//
+// Without it a run that comes due waits for an offer: the framework revives,
+// the master allocates (once a second in Apache Mesos) and only then does
+// the launch go out, so every run starts hundreds of milliseconds late and
+// the p99 is set by the allocation cycle, not by Horae. With Config.OfferHold
+// set, an offer that no task can use now is kept, not declined, when slots
+// or retries whose resources it could hold come due within OfferHold; the
+// due run is then matched in the very Step that creates it, and its launch
+// intent and launch leave in one commit. The engine also asks for offers
+// OfferHold before such work is due, so they are there in time.
+//
+// So that Horae never sits on a cluster, what it keeps is bounded by demand:
+// offers are kept, oldest first, only until their cpus and memory cover the
+// work due within the window; the rest are declined as before. A kept offer
+// is declined when OfferHold has passed since it arrived and it is still
+// unused, when the master rescinds it, and forgotten when the subscription
+// ends (offers do not outlive their subscription).
+
+// heldOffer is an offer kept for work due soon.
+type heldOffer struct {
+	Offer
+	until time.Time // declined then if still unused
+}
+
+// demand is what work due within the hold window needs.
+type demand struct{ cpus, mem float64 }
+
+// maxDemandVisits bounds the timers looked at to estimate demand: the
+// estimate only decides how many offers to keep, and a cluster-sized window
+// must not cost a scan of every job.
+const maxDemandVisits = 4096
+
+// acceptOffers takes the offers of an OffersArrived: matched at the end of
+// the Step (finish) with any offers already held.
+func (e *Engine) acceptOffers(offers []Offer) {
+	if !e.connected || !e.reconciled {
+		for _, o := range offers {
+			e.out.Decline = append(e.out.Decline, o.ID)
+		}
+		return
+	}
+	for _, o := range offers {
+		e.held = append(e.held, &heldOffer{Offer: o, until: e.now.Add(e.cfg.OfferHold)})
+	}
+	e.rematch = true
+}
+
+// rescind forgets a held offer the master withdrew.
+func (e *Engine) rescind(id string) {
+	for i, h := range e.held {
+		if h.ID == id {
+			e.held = append(e.held[:i], e.held[i+1:]...)
+			return
+		}
+	}
+}
+
+// dropHeld forgets every held offer without declining: they belonged to a
+// subscription that has ended.
+func (e *Engine) dropHeld() {
+	clear(e.held)
+	e.held = e.held[:0]
+}
+
+// settleOffers runs at the end of every Step: held offers are matched to
+// placeable tasks when either side changed, then what is unused is kept
+// for imminent demand or declined.
+func (e *Engine) settleOffers() {
+	if len(e.held) == 0 {
+		e.rematch = false
+		return
+	}
+	if e.rematch {
+		e.rematch = false
+		offers := make([]*Offer, len(e.held))
+		for i, h := range e.held {
+			offers[i] = &h.Offer
+		}
+		used := e.match(offers)
+		kept := e.held[:0]
+		for i, h := range e.held {
+			if !used[i] {
+				kept = append(kept, h)
+			}
+		}
+		clear(e.held[len(kept):])
+		e.held = kept
+	}
+	e.trimHeld()
+}
+
+// trimHeld declines held offers that are past their hold or beyond what
+// imminent work needs.
+func (e *Engine) trimHeld() {
+	if len(e.held) == 0 {
+		return
+	}
+	var need demand
+	if e.cfg.OfferHold > 0 {
+		need = e.imminentDemand(e.now.Add(e.cfg.OfferHold))
+	}
+	var have demand
+	kept := e.held[:0]
+	for _, h := range e.held {
+		if h.until.After(e.now) && (have.cpus < need.cpus || have.mem < need.mem) {
+			have.cpus += h.CPUs
+			have.mem += h.Mem
+			kept = append(kept, h)
+			continue
+		}
+		e.out.Decline = append(e.out.Decline, h.ID)
+	}
+	clear(e.held[len(kept):])
+	e.held = kept
+}
+
+// workImminent reports whether slots or retries come due by until. Offers
+// stay wanted while they do, even when the held ones cover them: a held
+// offer is used up by its first launch, and asking again for every run
+// would be a REVIVE and a SUPPRESS per run.
+func (e *Engine) workImminent(until time.Time) bool {
+	d := e.imminentDemand(until)
+	return d.cpus > 0 || d.mem > 0
+}
+
+// imminentDemand sums the resources of the schedule slots and retries due
+// at or before until. The timer heap is walked depth first, pruning every
+// subtree whose root is later than until (a heap's children are never
+// earlier than their parent), so the cost follows the number of timers due,
+// not the number of jobs.
+func (e *Engine) imminentDemand(until time.Time) demand {
+	var d demand
+	h := &e.timers
+	visits := 0
+	stack := []int{0}
+	for len(stack) > 0 && visits < maxDemandVisits {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(h.s) || h.s[i].at.After(until) {
+			continue
+		}
+		visits++
+		stack = append(stack, 2*i+1, 2*i+2)
+		t := &h.s[i]
+		if !t.valid() {
+			continue
+		}
+		switch t.kind {
+		case timerSlot:
+			if !t.js.job.Disabled {
+				e.addDemand(&d, t.js.job, instances(t.js.job))
+			}
+		case timerRetry:
+			n := 0
+			for _, task := range t.run.Tasks {
+				if task.State == TaskPending {
+					n++
+				}
+			}
+			e.addDemand(&d, t.run.job, n)
+		}
+	}
+	return d
+}
+
+func (e *Engine) addDemand(d *demand, j *Job, n int) {
+	d.cpus += float64(n) * (j.CPUs + e.cfg.ExecutorCPUs)
+	d.mem += float64(n) * (j.Mem + e.cfg.ExecutorMem)
+}
+
+func instances(j *Job) int {
+	if j.Instances < 1 {
+		return 1
+	}
+	return j.Instances
+}
+
+// expireHeld declines held offers whose hold has passed (Tick).
+func (e *Engine) expireHeld() {
+	kept := e.held[:0]
+	for _, h := range e.held {
+		if h.until.After(e.now) {
+			kept = append(kept, h)
+			continue
+		}
+		e.out.Decline = append(e.out.Decline, h.ID)
+	}
+	clear(e.held[len(kept):])
+	e.held = kept
+}
+
+// wakeAt is the next instant the engine wants a Tick: its earliest timer,
+// the end of a hold, or, when offers are held for imminent work, OfferHold
+// before the earliest timer so that offers are asked for in time.
+func (e *Engine) wakeAt() time.Time {
+	at := e.timers.earliest()
+	for _, h := range e.held {
+		if at.IsZero() || h.until.Before(at) {
+			at = h.until
+		}
+	}
+	if e.cfg.OfferHold > 0 && e.connected && e.reconciled && !at.IsZero() {
+		if early := at.Add(-e.cfg.OfferHold); early.After(e.now) {
+			return early
+		}
+	}
+	return at
+}
