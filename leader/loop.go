@@ -72,6 +72,9 @@ type Loop struct {
 	cmds   chan input
 	events <-chan scheduler.Event
 	done   chan struct{}
+
+	ackSlots chan struct{} // acknowledgements in flight (ackParallelism)
+	acking   sync.WaitGroup
 }
 
 type result struct {
@@ -98,6 +101,8 @@ func New(epoch int64, events <-chan scheduler.Event, deps Deps) *Loop {
 		cmds:   make(chan input),
 		events: events,
 		done:   make(chan struct{}),
+
+		ackSlots: make(chan struct{}, ackParallelism),
 	}
 }
 
@@ -133,6 +138,7 @@ func (l *Loop) Do(ctx context.Context, ev scheduler.Event) (scheduler.Output, er
 // why the term's loop stopped.
 func (l *Loop) Run(ctx context.Context) error {
 	defer close(l.done)
+	defer l.acking.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	wake := l.arm(timer, time.Time{})
@@ -268,32 +274,30 @@ func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, st
 }
 
 // ackParallelism bounds the acknowledgements in flight at once. Each is one
-// HTTP round trip to the master; sent one after another they were the
-// loop's second-largest cost under load (docs/benchmarks.md, Throughput).
+// HTTP round trip to the master; sent one after another, inline, they were
+// the loop's second-largest cost under load (docs/benchmarks.md,
+// Throughput).
 const ackParallelism = 16
 
-// acknowledge acknowledges the updates whose consequences are now durable,
-// concurrently, and returns when every one has been answered.
+// acknowledge sends the acknowledgements of updates whose consequences are
+// now durable, in the background: nothing waits on them (Mesos re-sends an
+// update until it is acknowledged, so a lost one costs a repeat, which the
+// engine ignores). The loop blocks only when ackParallelism are in flight.
 func (l *Loop) acknowledge(ctx context.Context, acks []scheduler.TaskUpdated) {
-	if len(acks) == 1 {
-		if err := l.deps.Mesos.Acknowledge(ctx, acks[0]); err != nil {
-			l.logger.Warn("acknowledge status update", "task", acks[0].TaskID, "err", err)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, ackParallelism)
 	for _, u := range acks {
-		sem <- struct{}{}
-		wg.Add(1)
+		select {
+		case l.ackSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		l.acking.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-l.ackSlots; l.acking.Done() }()
 			if err := l.deps.Mesos.Acknowledge(ctx, u); err != nil {
 				l.logger.Warn("acknowledge status update", "task", u.TaskID, "err", err)
 			}
 		}()
 	}
-	wg.Wait()
 }
 
 // merge appends out's work to into, keeping each list's order.
@@ -315,7 +319,7 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 // launch is answered by reconciliation, a failed ack by a re-sent update).
 func (l *Loop) carryOut(ctx context.Context, now time.Time, out scheduler.Output, acks []scheduler.TaskUpdated) {
 	m := l.deps.Mesos
-	l.acknowledge(ctx, acks)
+	// Launches first: they are what a due run waits for.
 	if len(out.Launch) > 0 {
 		if err := m.Launch(ctx, out.Launch); err != nil {
 			l.logger.Warn("launch tasks", "offers", len(out.Launch), "err", err)
@@ -343,6 +347,7 @@ func (l *Loop) carryOut(ctx context.Context, now time.Time, out scheduler.Output
 			l.logger.Warn("set offer interest", "err", err)
 		}
 	}
+	l.acknowledge(ctx, acks)
 	if len(out.Notify) > 0 && l.deps.Notifier != nil {
 		l.deps.Notifier.Notify(out.Notify)
 	}
