@@ -43,18 +43,26 @@ deps-test:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq zookeeper >/dev/null; \
 	fi
 
-# Benchmarks of every package; docs/benchmarks.md reports their figures.
-bench:
+# Every benchmark, the load test and the SIGKILL drill, then rewrites
+# docs/benchmarks.md from this run (medians of BENCH_COUNT=5; raw output in
+# bench/latest.txt). BENCH_QUICK=1 checks the pipeline in a few minutes and
+# writes bench/quick.md instead. Under 15 minutes on 2 cores.
+bench: deps-test
 	./scripts/bench.sh
 
 # Sustained load on one machine against a bare fork/exec loop at the same
-# rate (HORAE_LOAD_RATE runs/s for HORAE_LOAD_SECONDS).
+# rate (HORAE_LOAD_RATE runs/s for HORAE_LOAD_SECONDS, then at most
+# HORAE_LOAD_DRAIN_SECONDS for the last runs to end); prints its figures as
+# benchmark lines too (make bench reads them).
 bench-load:
 	HORAE_LOAD=1 $(GO) test -count=1 -run 'TestLoad|TestThousandDueAtOnce' -v -timeout 30m ./integration/
 
-# The failover drill with 20 forced failovers (make test runs 3).
+# Every drill with repetitions: 20 SIGKILL failovers, 5 of each other drill
+# (make test runs each once, the SIGKILL drill 3 times). Each drill prints
+# one BenchmarkDrill/<name> line; docs/reliability.md holds the table.
+# Bounded by -timeout (measured ≈ 12 min on 2 cores).
 drill: deps-test
-	HORAE_DRILL_FAILOVERS=20 $(GO) test -count=1 -run 'TestFailover|TestPaused|TestZooKeeperOutage|TestMesosFaultDrills' -v -timeout 30m ./integration/
+	HORAE_DRILL_FAILOVERS=20 HORAE_DRILL_REPEAT=5 $(GO) test -count=1 -run '^(TestFailoverNoLostOrDoubledRuns|TestPausedLeaderIsFenced|TestZooKeeperOutageDrill|TestMesosFaultDrills)$$' -v -timeout 25m ./integration/
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,14 +17,15 @@ import (
 	"github.com/horae-scheduler/horae/taskspec"
 )
 
-// Benchmarks for docs/benchmarks.md "## Executor". They run the executor
-// as its own process (this test binary re-executed, see TestMain), like an
-// agent does, and time with the command's own clock reading.
+// Benchmarks for docs/benchmarks.md "## Launch overhead". They run the
+// executor as its own process (this test binary re-executed, see
+// TestMain), like an agent does, and time with the command's own clock
+// reading.
 //
 //	go test -run '^$' -bench . -benchtime 20x ./executor/
 //
 // With HORAE_EXECUTOR_BIN=<path to a horae binary> they run
-// `horae executor` instead of the test binary.
+// `horae executor` instead of the test binary (make bench does).
 
 // startedAt is a command that records when it started, in Unix ns: argv
 // form, so the only process between executor and clock is date itself.
@@ -179,3 +181,33 @@ type bNoop struct{ testing.TB }
 
 func (bNoop) Helper()               {}
 func (bNoop) Fatalf(string, ...any) {}
+
+// BenchmarkBareForkExec is the reference for the launch figures above,
+// measured in the same run: fork/exec and wait of `true` (the floor any
+// launch pays), and of the executor binary doing nothing (`horae version`,
+// or this test binary running no test): what starting a Go binary of that
+// size costs before the executor does any work.
+func BenchmarkBareForkExec(b *testing.B) {
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		b.Fatalf("bare fork/exec: %v", err)
+	}
+	self := []string{os.Args[0], "-test.run=^$", "-test.bench=^$"}
+	if bin := os.Getenv("HORAE_EXECUTOR_BIN"); bin != "" {
+		self = []string{bin, "version"}
+	}
+	for _, c := range []struct {
+		name string
+		argv []string
+	}{{"true", []string{truePath}}, {"executor-binary", self}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				// Output to /dev/null, as the launch benchmarks' commands
+				// write to a file: no pipe to drain.
+				if err := exec.Command(c.argv[0], c.argv[1:]...).Run(); err != nil {
+					b.Fatalf("bare fork/exec of %s: %v", strings.Join(c.argv, " "), err)
+				}
+			}
+		})
+	}
+}

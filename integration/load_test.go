@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,18 +17,30 @@ import (
 // come due at a given total rate (HORAE_LOAD_RATE runs/s, default 100) for
 // HORAE_LOAD_SECONDS (default 60), each running `true`, side by side with a
 // bare loop that fork/execs `true` at the same rate. It reports the p50/p99
-// scheduled-to-started lateness of both, missed and skipped slots. It is a
-// measurement, not a check: it runs only with HORAE_LOAD=1 (make bench-load).
+// scheduled-to-started lateness of both, missed and skipped slots. It
+// waits for the last runs to end at most HORAE_LOAD_DRAIN_SECONDS (default
+// 120) after the last slot. It is a measurement, not a check: it runs only
+// with HORAE_LOAD=1 (make bench-load, make bench).
+//
+// Besides the test log it prints two lines in Go benchmark format on
+// stdout, which `make bench` (internal/benchreport) turns into the
+// throughput table of docs/benchmarks.md:
+//
+//	BenchmarkLoad/rate=<r>/bare 1 <ms> p50-ms <ms> p99-ms <ms> max-ms <n> due-runs <n> started-runs <s> seconds
+//	BenchmarkLoad/rate=<r>/horae 1 <ms> p50-ms ... <n> succeeded-runs <n> failed-runs <n> skipped-runs <n> unfinished-runs <MiB> peak-rss-MiB <s> seconds
 func TestLoad(t *testing.T) {
 	if os.Getenv("HORAE_LOAD") != "1" {
 		t.Skip("load measurement: set HORAE_LOAD=1")
 	}
 	rate := envInt(t, "HORAE_LOAD_RATE", 100)
 	seconds := envInt(t, "HORAE_LOAD_SECONDS", 60)
+	drain := time.Duration(envInt(t, "HORAE_LOAD_DRAIN_SECONDS", 120)) * time.Second
 
 	bare := bareLoop(rate, time.Duration(seconds)*time.Second)
 	t.Logf("bare fork/exec loop at %d/s for %ds: started %d of %d, lateness p50 %v p99 %v max %v",
 		rate, seconds, bare.started, bare.due, bare.p(0.50), bare.p(0.99), bare.p(1))
+	fmt.Printf("BenchmarkLoad/rate=%d/bare 1 %.1f p50-ms %.1f p99-ms %.1f max-ms %d due-runs %d started-runs %d seconds\n",
+		rate, ms(bare.p(0.50)), ms(bare.p(0.99)), ms(bare.p(1)), bare.due, bare.started, seconds)
 
 	h := serveLocal(t, "--log-level", "warn")
 	// rate jobs of one run per second each, staggered across the second so
@@ -48,7 +61,7 @@ func TestLoad(t *testing.T) {
 			t.Fatalf("create %s: %d %s", job["name"], code, body)
 		}
 	}
-	deadline := start.Add(time.Duration(seconds)*time.Second + 2*time.Minute)
+	deadline := start.Add(time.Duration(seconds)*time.Second + drain)
 	var lat []time.Duration
 	var states map[string]int
 	for {
@@ -80,8 +93,45 @@ func TestLoad(t *testing.T) {
 		}
 		return lat[int(p*float64(len(lat)-1))]
 	}
-	t.Logf("horae at %d/s for %ds: runs %v (due %d), scheduled→started p50 %v p99 %v max %v",
-		rate, seconds, states, rate*seconds, q(0.50), q(0.99), q(1))
+	// VmHWM: the peak resident memory of `horae serve` over the whole run
+	// (issue #5: memory bounded under overload).
+	peak := statusKiB(t, h.cmd.Process.Pid, "VmHWM:")
+	t.Logf("horae at %d/s for %ds: runs %v (due %d), scheduled→started p50 %v p99 %v max %v, peak RSS %d KiB",
+		rate, seconds, states, rate*seconds, q(0.50), q(0.99), q(1), peak)
+	unfinished := 0
+	for st, n := range states {
+		switch st {
+		case "succeeded", "failed", "skipped":
+		default:
+			unfinished += n
+		}
+	}
+	// fmt, not t.Log: t.Log lines are indented and prefixed in `go test -v`.
+	fmt.Printf("BenchmarkLoad/rate=%d/horae 1 %.1f p50-ms %.1f p99-ms %.1f max-ms %d due-runs %d succeeded-runs %d failed-runs %d skipped-runs %d unfinished-runs %.1f peak-rss-MiB %d seconds\n",
+		rate, ms(q(0.50)), ms(q(0.99)), ms(q(1)), rate*seconds, states["succeeded"], states["failed"], states["skipped"], unfinished, float64(peak)/1024, seconds)
+}
+
+// ms is d in milliseconds, fractions kept.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// statusKiB reads one "<key> <n> kB" line of /proc/<pid>/status.
+func statusKiB(t testing.TB, pid int, key string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("status of pid %d: %v", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, key); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/%d/status %s %q: %v", pid, key, v, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, key)
+	return 0
 }
 
 type bareResult struct {
@@ -143,8 +193,12 @@ func envInt(t *testing.T, name string, def int) int {
 }
 
 // TestThousandDueAtOnce: 1,000 jobs due in the same second must all run to
-// the end (issue #5). It reports how long until the last one finished. A
-// measurement: runs only with HORAE_LOAD=1 (make bench-load).
+// the end (issue #5). It reports how long until the last one finished, also
+// as a Go benchmark line on stdout for `make bench`:
+//
+//	BenchmarkThousandDueAtOnce 1 <s> last-ended-s <n> due-runs <n> succeeded-runs
+//
+// A measurement: runs only with HORAE_LOAD=1 (make bench-load, make bench).
 func TestThousandDueAtOnce(t *testing.T) {
 	if os.Getenv("HORAE_LOAD") != "1" {
 		t.Skip("load measurement: set HORAE_LOAD=1")
@@ -175,7 +229,9 @@ func TestThousandDueAtOnce(t *testing.T) {
 		}
 		return states["succeeded"]+states["failed"]+states["killed"] == n, fmt.Sprint(states)
 	})
-	t.Logf("1,000 runs due at %s: %v; the last ended %v after the due second", due.Format(time.TimeOnly), states, time.Since(due).Round(100*time.Millisecond))
+	took := time.Since(due)
+	t.Logf("1,000 runs due at %s: %v; the last ended %v after the due second", due.Format(time.TimeOnly), states, took.Round(100*time.Millisecond))
+	fmt.Printf("BenchmarkThousandDueAtOnce 1 %.2f last-ended-s %d due-runs %d succeeded-runs\n", took.Seconds(), n, states["succeeded"])
 	if states["succeeded"] != n {
 		t.Fatalf("runs %v, want %d succeeded", states, n)
 	}
