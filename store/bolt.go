@@ -56,7 +56,11 @@ func openBolt(ctx context.Context, dir string, logger *slog.Logger, m *metrics) 
 		return nil, fmt.Errorf("store: create data dir %s: %w", dir, err)
 	}
 	file := filepath.Join(dir, "horae.db")
-	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: lockTimeout})
+	// Every commit is on a run's path to its launch, so commits are kept
+	// small: the freelist is not written with each one but rebuilt by a scan
+	// when the file is opened (as etcd runs bbolt), and kept as a map, whose
+	// cost does not grow with fragmentation.
+	db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: locked by another process (is another horae using data dir %s?): %w", file, dir, err)
 	}
