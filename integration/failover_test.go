@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,7 +44,7 @@ func startClusterOn(t *testing.T, n int, zkServers string) *cluster {
 	for range n {
 		addr := freeAddr(t)
 		c.args[addr] = []string{"serve", "--listen", addr, "--store", "zk://" + c.zk + "/horae",
-			"--zk-session-timeout", "2s", "--mesos-master", c.mesos, "--data-dir", t.TempDir(), "--log-level", "debug"}
+			"--zk-session-timeout", clusterSessionTimeout.String(), "--mesos-master", c.mesos, "--data-dir", t.TempDir(), "--log-level", "debug"}
 		c.start(addr)
 	}
 	c.leader(30 * time.Second)
@@ -98,23 +96,20 @@ func (c *cluster) alive(addr string) bool {
 	}
 }
 
+// clusterSessionTimeout is the ZooKeeper session timeout of every cluster
+// instance: the floor of a failover's recovery.
+const clusterSessionTimeout = 2 * time.Second
+
 // TestFailoverNoLostOrDoubledRuns SIGKILLs the leader again and again while
 // a job runs every second, and checks from the run records and from what the
 // tasks themselves wrote that every slot ran exactly once (Chronos #411,
-// #818 ran them twice after failover).
+// #818 ran them twice after failover). HORAE_DRILL_FAILOVERS sets how many
+// times (3 by default).
 func TestFailoverNoLostOrDoubledRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover drill: not in -short")
 	}
-	failovers := 3
-	if s := os.Getenv("HORAE_DRILL_FAILOVERS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatalf("HORAE_DRILL_FAILOVERS=%q: %v", s, err)
-		}
-		failovers = n
-	}
-	runDrill(t, failovers, func(c *cluster, lead string) {
+	runDrill(t, drillCount(t, "HORAE_DRILL_FAILOVERS", 3), func(c *cluster, lead string) {
 		c.instances[lead].stop(syscall.SIGKILL, time.Second)
 	}, func(c *cluster, lead string) {
 		c.start(lead) // back to three instances
@@ -124,20 +119,32 @@ func TestFailoverNoLostOrDoubledRuns(t *testing.T) {
 // TestPausedLeaderIsFenced stops the leader (SIGSTOP) for longer than its
 // ZooKeeper session, lets another instance take over, then resumes it: the
 // old leader must not launch or record anything of its stale term.
+// HORAE_DRILL_REPEAT sets how many times, on one cluster.
 func TestPausedLeaderIsFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("failover drill: not in -short")
 	}
-	runDrill(t, 1, func(c *cluster, lead string) {
+	runDrill(t, drillRepeat(t), func(c *cluster, lead string) {
 		if err := c.instances[lead].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatalf("SIGSTOP leader: %v", err)
+			t.Fatalf("SIGSTOP leader %s: %v", lead, err)
 		}
 	}, func(c *cluster, lead string) {
 		if err := c.instances[lead].cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatalf("SIGCONT old leader: %v", err)
+			t.Fatalf("SIGCONT old leader %s: %v", lead, err)
 		}
 		time.Sleep(3 * time.Second) // let the resumed process try to act on its stale term
 	})
+}
+
+// leaderDrillName is the BenchmarkDrill name of a test using runDrill.
+func leaderDrillName(t *testing.T) string {
+	switch t.Name() {
+	case "TestFailoverNoLostOrDoubledRuns":
+		return "sigkill-leader"
+	case "TestPausedLeaderIsFenced":
+		return "sigstop-leader"
+	}
+	return strings.ReplaceAll(t.Name(), "/", "-")
 }
 
 // runDrill runs a job every second on a three-instance cluster, disrupts
@@ -151,13 +158,48 @@ func runDrill(t *testing.T, n int, disrupt, recover func(c *cluster, lead string
 // runDrillOn is runDrill on a given cluster; with newLeader the disrupted
 // leader must be replaced before runs resume.
 func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recover func(c *cluster, lead string)) {
+	runLeaderDrill(t, c, leaderDrill{
+		name:      leaderDrillName(t),
+		reps:      n,
+		newLeader: newLeader,
+		disrupt: func(c *cluster, lead string) time.Time {
+			t0 := time.Now()
+			disrupt(c, lead)
+			return t0
+		},
+		recover: recover,
+	})
+}
+
+// leaderDrill is a disruption of a three-instance cluster, repeated on the
+// same cluster while one job runs every second.
+type leaderDrill struct {
+	name string // in the BenchmarkDrill/<name> line
+	reps int
+	// newLeader: the disrupted leader must be replaced before runs resume.
+	newLeader bool
+	// disrupt breaks the cluster and returns when the recovery clock
+	// starts: the disruption itself, or for a fault it heals inside
+	// disrupt (the ZooKeeper outage), the moment it healed.
+	disrupt func(c *cluster, lead string) time.Time
+	// recover undoes what disrupt left broken, after runs resumed.
+	recover func(c *cluster, lead string)
+}
+
+// runLeaderDrill runs d.reps disruptions (disrupt, wait until runs resume,
+// recover) on c, then disables the job, checks that every slot has exactly
+// one run record and no run's command executed twice, restarts every
+// instance and checks that no record was lost, and reports the drill.
+func runLeaderDrill(t *testing.T, c *cluster, d leaderDrill) drillStats {
+	t.Helper()
 	ledger := filepath.Join(t.TempDir(), "ledger")
+	stats := drillStats{name: d.name, sessionTimeout: clusterSessionTimeout}
 
 	lead := c.leader(30 * time.Second)
 	start := time.Now().UTC().Truncate(time.Second).Add(3 * time.Second)
 	job := map[string]any{
 		"name":              "tick",
-		"command":           fmt.Sprintf(`echo "$HORAE_SCHEDULED_TIME $HORAE_ATTEMPT $HORAE_RUN_ID" >> %s`, ledger),
+		"command":           fmt.Sprintf(`echo "$HORAE_SCHEDULED_TIME $HORAE_ATTEMPT $HORAE_RUN_ID $(date +%%s%%N)" >> %s`, ledger),
 		"schedule":          "R/" + start.Format(time.RFC3339) + "/PT1S",
 		"missedRunPolicy":   "all",
 		"concurrencyPolicy": "allow",
@@ -178,16 +220,21 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 		return len(n) >= 3, fmt.Sprint(len(n), " lines")
 	})
 
-	var recoveries []time.Duration
-	for i := range n {
+	for i := range d.reps {
+		// Runs flow before each disruption (after a recovery they resumed
+		// with one line; wait for a second one).
+		steady := len(ledgerLines(t, ledger)) + 1
+		waitFor(t, 30*time.Second, fmt.Sprintf("drill %d: runs to flow", i+1), func() (bool, string) {
+			lines := ledgerLines(t, ledger)
+			return len(lines) >= steady, fmt.Sprint(len(lines), " lines")
+		})
 		lead = c.leader(30 * time.Second)
-		disrupted := time.Now()
-		disrupt(c, lead)
+		t0 := d.disrupt(c, lead)
 		// Runs resume under the new leader: a leader other than the
 		// disrupted one, and new ledger lines after the disruption.
 		newLead := "the same or another leader"
 		waitFor(t, 30*time.Second, fmt.Sprintf("drill %d: another leader", i+1), func() (bool, string) {
-			if !newLeader {
+			if !d.newLeader {
 				return true, ""
 			}
 			for a := range c.instances {
@@ -202,21 +249,27 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 			}
 			return false, "old leader still named"
 		})
-		before := len(ledgerLines(t, ledger))
-		waitFor(t, 45*time.Second, fmt.Sprintf("drill %d: runs to resume under %s", i+1, newLead), func() (bool, string) {
-			lines := ledgerLines(t, ledger)
-			return len(lines) > before, fmt.Sprint(len(lines), " lines")
+		// Each command is one echo with the wall clock: the ledger is also
+		// the record of when each slot's run started.
+		var recovery time.Duration
+		waitFor(t, 60*time.Second, fmt.Sprintf("drill %d: runs on time again under %s", i+1, newLead), func() (bool, string) {
+			var ok bool
+			recovery, ok = recoveredAfter(ledgerLines(t, ledger), start, t0, time.Now(), drillPeriod)
+			return ok, fmt.Sprintf("no %d runs on time in a row since %s", onTimeRuns, t0.Format(time.RFC3339Nano))
 		})
-		recoveries = append(recoveries, time.Since(disrupted))
-		recover(c, lead)
+		stats.recoveries = append(stats.recoveries, recovery)
+		d.recover(c, lead)
 	}
-	t.Logf("recovery (disruption → runs resumed): %v", recoveries)
 
 	// Stop the schedule and let the last runs finish.
 	lead = c.leader(30 * time.Second)
-	if code, body := call(t, http.MethodPost, c.instances[lead].URL+"/api/v1/jobs/tick/disable", nil, nil); code/100 != 2 {
-		t.Fatalf("disable: %d %s", code, body)
-	}
+	waitFor(t, 30*time.Second, "the job to be disabled", func() (bool, string) {
+		code, body := call(t, http.MethodPost, c.instances[lead].URL+"/api/v1/jobs/tick/disable", nil, nil)
+		if code != http.StatusServiceUnavailable && code/100 != 2 {
+			t.Fatalf("disable: %d %s", code, body)
+		}
+		return code/100 == 2, fmt.Sprint(code, body)
+	})
 	var runs []runJSON
 	waitFor(t, 30*time.Second, "all runs to end", func() (bool, string) {
 		runs = allRuns(t, c.instances[lead].URL, "tick")
@@ -228,7 +281,8 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 		}
 		return active == 0, fmt.Sprint(active, " active of ", len(runs))
 	})
-	checkOncePerSlot(t, runs, ledgerLines(t, ledger))
+	once := checkOncePerSlot(t, runs, ledgerLines(t, ledger))
+	stats.lost, stats.dups = once.lost, once.dups
 
 	// Restart every instance: nothing may be lost.
 	for addr, p := range c.instances {
@@ -269,29 +323,45 @@ func runDrillOn(t *testing.T, c *cluster, n int, newLeader bool, disrupt, recove
 	}
 	for _, r := range after {
 		if before[r.ID] != r.State {
+			stats.lost++
 			t.Errorf("run %s was %q before the restart, %q after", r.ID, before[r.ID], r.State)
 		}
 	}
+	stats.report(t)
+	return stats
 }
 
 // TestZooKeeperOutageDrill stops one ZooKeeper server of three (quorum
 // kept: nothing may change), then a second one (quorum lost: the leader must
 // stop acting), then brings both back: runs resume, missed slots are caught
-// up under missedRunPolicy all, none runs twice.
+// up under missedRunPolicy all, none runs twice. HORAE_DRILL_REPEAT sets how
+// many outages, on one ensemble and cluster. Recovery counts from the moment
+// the first restarted server serves again, that is quorum is back (the
+// outage itself is ≈ 7 s plus a server's restart).
 func TestZooKeeperOutageDrill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ZooKeeper drill: not in -short")
 	}
 	ens := zktest.StartEnsemble(t, 3)
 	c := startClusterOn(t, 3, strings.Join(ens.Addrs(), ","))
-	runDrillOn(t, c, 1, false, func(c *cluster, lead string) {
-		ens.Server(0).Stop()
-		time.Sleep(3 * time.Second) // one server down: quorum holds
-		ens.Server(1).Stop()        // majority down: no quorum
-		time.Sleep(4 * time.Second)
-		ens.Server(0).Restart()
-		ens.Server(1).Restart()
-	}, func(c *cluster, lead string) {})
+	runLeaderDrill(t, c, leaderDrill{
+		name: "zookeeper-outage",
+		reps: drillRepeat(t),
+		disrupt: func(c *cluster, lead string) time.Time {
+			down := time.Now()
+			ens.Server(0).Stop()
+			time.Sleep(3 * time.Second) // one server down: quorum holds
+			ens.Server(1).Stop()        // majority down: no quorum
+			time.Sleep(4 * time.Second)
+			ens.Server(0).Restart() // serving again means quorum again (servers 0 and 2)
+			quorum := time.Now()
+			ens.Server(1).Restart()
+			t.Logf("ZooKeeper outage: quorum back %v after the first stop, both servers serving after %v",
+				quorum.Sub(down).Round(10*time.Millisecond), time.Since(down).Round(10*time.Millisecond))
+			return quorum
+		},
+		recover: func(c *cluster, lead string) {},
+	})
 }
 
 func portOf(addr string) string {
@@ -300,47 +370,15 @@ func portOf(addr string) string {
 }
 
 // checkOncePerSlot checks that every slot from the first to the last has
-// exactly one run record and that no run's command executed twice.
-func checkOncePerSlot(t *testing.T, runs []runJSON, ledger []string) {
+// exactly one run record and that no run's command executed twice (see
+// countOnce), reporting each problem as a test error; it logs the run
+// states, requires 90 % of the runs to have succeeded, and returns the
+// counts for the drill's report.
+func checkOncePerSlot(t *testing.T, runs []runJSON, ledger []string) onceOutcome {
 	t.Helper()
-	slots := map[string]int{}
-	for _, r := range runs {
-		slots[r.ScheduledFor]++
-	}
-	var times []time.Time
-	for s, n := range slots {
-		if n != 1 {
-			t.Errorf("slot %s has %d runs, want 1", s, n)
-		}
-		ts, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatalf("scheduledFor %q: %v", s, err)
-		}
-		times = append(times, ts)
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap != time.Second {
-			t.Errorf("slots %s and %s are %v apart: a slot was lost", times[i-1], times[i], gap)
-		}
-	}
-	ran := map[string]int{}
-	for _, line := range ledger {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			t.Fatalf("ledger line %q", line)
-		}
-		ran[f[2]]++
-	}
-	for id, n := range ran {
-		if n != 1 {
-			t.Errorf("run %s executed %d times, want once", id, n)
-		}
-	}
-	for _, r := range runs {
-		if r.State == "succeeded" && ran[r.ID] != 1 {
-			t.Errorf("run %s succeeded but its command ran %d times", r.ID, ran[r.ID])
-		}
+	o := countOnce(runs, ledger, drillPeriod)
+	for _, p := range o.problems {
+		t.Error(p)
 	}
 	states := countStates(runs)
 	t.Logf("%d slots, states %v", len(runs), states)
@@ -352,6 +390,7 @@ func checkOncePerSlot(t *testing.T, runs []runJSON, ledger []string) {
 	if states["succeeded"] < len(runs)*9/10 {
 		t.Errorf("only %d of %d runs succeeded", states["succeeded"], len(runs))
 	}
+	return o
 }
 
 func ledgerLines(t testing.TB, path string) []string {

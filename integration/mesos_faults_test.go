@@ -15,12 +15,15 @@ import (
 // TestMesosFaultDrills runs a job every second through a localmesos process
 // and breaks Mesos under it in the ways a real cluster breaks: the event
 // stream drops, the master goes silent, the agent is lost mid-run, an
-// executor is killed. After each drill, every slot must have exactly one
+// executor is killed, status updates come twice or late (and so out of
+// order). Each drill disrupts its job HORAE_DRILL_REPEAT times (1 by
+// default) on the same processes; then every slot must have exactly one
 // run record and no run's command may have executed twice.
 func TestMesosFaultDrills(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault drills: not in -short")
 	}
+	reps := drillRepeat(t)
 	lmAddr, faultAddr := freeAddr(t), freeAddr(t)
 	startHorae(t, "localmesos", "localmesos", "--listen", lmAddr, "--heartbeat-interval", "300ms",
 		"--fault-control", faultAddr, "--work-dir", t.TempDir())
@@ -29,26 +32,43 @@ func TestMesosFaultDrills(t *testing.T) {
 		return code == http.StatusOK, fmt.Sprint(code, body)
 	})
 	h := serveLocal(t, "--mesos-master", "http://"+lmAddr)
-	fault := func(path string) {
+	fault := func(t *testing.T, path string) {
 		t.Helper()
 		if code, body := call(t, http.MethodPost, "http://"+faultAddr+"/faults/"+path, nil, nil); code != http.StatusNoContent {
 			t.Fatalf("fault %s: %d %s", path, code, body)
 		}
+	}
+	// window turns a switch on for 3 s (several runs' updates pass through
+	// it), then off.
+	window := func(t *testing.T, on, off string) time.Time {
+		t0 := time.Now()
+		fault(t, on)
+		time.Sleep(3 * time.Second)
+		fault(t, off)
+		return t0
 	}
 
 	drills := []struct {
 		name    string
 		command string // what each run executes before writing the ledger
 		retries int
-		inject  func(t *testing.T)
+		// inject breaks Mesos and returns when the recovery clock starts.
+		inject func(t *testing.T) time.Time
 	}{
-		{name: "stream-drop", command: "true", inject: func(t *testing.T) { fault("drop-stream") }},
-		{name: "master-silent", command: "true", inject: func(t *testing.T) {
-			fault("silence?on=true")
-			time.Sleep(3 * time.Second) // > 5 missed heartbeats of 300 ms: the watchdog re-subscribes
-			fault("silence?on=false")
+		{name: "stream-drop", command: "true", inject: func(t *testing.T) time.Time {
+			t0 := time.Now()
+			fault(t, "drop-stream")
+			return t0
 		}},
-		{name: "agent-lost", command: "sleep 1", retries: 2, inject: func(t *testing.T) { fault("lose-agent") }},
+		// > 5 missed heartbeats of 300 ms: the watchdog re-subscribes.
+		{name: "master-silent", command: "true", inject: func(t *testing.T) time.Time {
+			return window(t, "silence?on=true", "silence?on=false")
+		}},
+		{name: "agent-lost", command: "sleep 1", retries: 2, inject: func(t *testing.T) time.Time {
+			t0 := time.Now()
+			fault(t, "lose-agent")
+			return t0
+		}},
 		// The command runs 3 s and the executor is killed while it runs: its
 		// whole process group dies with it, the run fails over to a retry.
 		// With the shared executor (the default) the one executor runs every
@@ -57,19 +77,37 @@ func TestMesosFaultDrills(t *testing.T) {
 		// (An executor killed after its command ended but before reporting
 		// makes the retry run the command again: at-least-once at that
 		// boundary, see docs/reliability.md.)
-		{name: "executor-killed", command: "sleep 3", retries: 2, inject: func(t *testing.T) {
+		{name: "executor-killed", command: "sleep 3", retries: 2, inject: func(t *testing.T) time.Time {
 			killOneExecutor(t, "executor-killed")
+			return time.Now()
+		}},
+		// Every first attempt fails, so each run's TASK_FAILED comes twice
+		// while the switch is on: one failure must make one retry, not two
+		// (two retries of one run would write its ledger line twice).
+		{name: "duplicate-updates", command: `[ "$HORAE_ATTEMPT" -gt 0 ]`, retries: 2, inject: func(t *testing.T) time.Time {
+			return window(t, "duplicate-updates?on=true", "duplicate-updates?on=false")
+		}},
+		// Updates sent while the switch is on arrive 1.5 s late; the ones
+		// sent right after it is off overtake them, so a task's
+		// TASK_FINISHED can arrive before its TASK_RUNNING. The runs fail
+		// on their first attempt, so late failures must still retry once.
+		{name: "delayed-updates", command: `[ "$HORAE_ATTEMPT" -gt 0 ]`, retries: 2, inject: func(t *testing.T) time.Time {
+			return window(t, "delay-updates?d=1500ms", "delay-updates?d=0")
 		}},
 	}
 	for _, d := range drills {
 		t.Run(d.name, func(t *testing.T) {
-			ledger := filepath.Join(t.TempDir(), "ledger")
+			dir := t.TempDir()
+			ledger, started := filepath.Join(dir, "ledger"), filepath.Join(dir, "started")
 			start := time.Now().UTC().Truncate(time.Second).Add(2 * time.Second)
 			job := map[string]any{
 				"name": d.name,
 				// The ledger line is written last, so a run killed mid-way
-				// leaves no line and its retry writes one.
-				"command":           fmt.Sprintf(`%s && echo "$HORAE_SCHEDULED_TIME $HORAE_ATTEMPT $HORAE_RUN_ID" >> %s`, d.command, ledger),
+				// leaves no line and its retry writes one. The started line,
+				// written first with the wall clock, times the recovery
+				// (recoveredAfter: runs start on time again).
+				"command": fmt.Sprintf(`echo "$HORAE_SCHEDULED_TIME $HORAE_ATTEMPT $HORAE_RUN_ID $(date +%%s%%N)" >> %s; %s && echo "$HORAE_SCHEDULED_TIME $HORAE_ATTEMPT $HORAE_RUN_ID" >> %s`,
+					started, d.command, ledger),
 				"schedule":          "R/" + start.Format(time.RFC3339) + "/PT1S",
 				"missedRunPolicy":   "all",
 				"concurrencyPolicy": "allow",
@@ -84,19 +122,30 @@ func TestMesosFaultDrills(t *testing.T) {
 				n := ledgerLines(t, ledger)
 				return len(n) >= 2, fmt.Sprint(len(n), " lines")
 			})
-			// A new ledger line means a command has just ended and its
-			// executor is about to report: faults landing in that window
-			// make the retry run the command again (the at-least-once edge
-			// of docs/reliability.md). Inject in the middle of the next run.
-			time.Sleep(400 * time.Millisecond)
-			injected := time.Now()
-			before := len(ledgerLines(t, ledger))
-			d.inject(t)
-			waitFor(t, 45*time.Second, "runs to resume after the fault", func() (bool, string) {
-				lines := ledgerLines(t, ledger)
-				return len(lines) > before+2, fmt.Sprint(len(lines), " lines")
-			})
-			t.Logf("recovery (fault → runs resumed): %v", time.Since(injected).Round(10*time.Millisecond))
+			stats := drillStats{name: "mesos-" + d.name}
+			for i := range reps {
+				// A new ledger line means a command has just ended and its
+				// executor is about to report: faults landing in that
+				// window make the retry run the command again (the
+				// at-least-once edge of docs/reliability.md). Inject in the
+				// middle of the next run.
+				time.Sleep(400 * time.Millisecond)
+				before := len(ledgerLines(t, ledger))
+				t0 := d.inject(t)
+				var recovery time.Duration
+				waitFor(t, 60*time.Second, fmt.Sprintf("drill %d: runs on time again after the fault", i+1), func() (bool, string) {
+					var ok bool
+					recovery, ok = recoveredAfter(ledgerLines(t, started), start, t0, time.Now(), drillPeriod)
+					return ok, fmt.Sprintf("no %d runs on time in a row since %s", onTimeRuns, t0.Format(time.RFC3339Nano))
+				})
+				stats.recoveries = append(stats.recoveries, recovery)
+				// Runs flow again (three more completed) before the next
+				// repetition or the checks.
+				waitFor(t, 45*time.Second, fmt.Sprintf("drill %d: runs to flow after the fault", i+1), func() (bool, string) {
+					lines := ledgerLines(t, ledger)
+					return len(lines) > before+2, fmt.Sprint(len(lines), " lines")
+				})
+			}
 			if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs/"+d.name+"/disable", nil, nil); code/100 != 2 {
 				t.Fatalf("disable: %d %s", code, body)
 			}
@@ -111,7 +160,9 @@ func TestMesosFaultDrills(t *testing.T) {
 				}
 				return active == 0, fmt.Sprint(active, " active of ", len(runs))
 			})
-			checkOncePerSlot(t, runs, ledgerLines(t, ledger))
+			once := checkOncePerSlot(t, runs, ledgerLines(t, ledger))
+			stats.lost, stats.dups = once.lost, once.dups
+			stats.report(t)
 		})
 	}
 }
