@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,18 @@ type Config struct {
 	// that the agent sends while the executor is exiting is failed by the
 	// agent (executor terminated), as Mesos does.
 	IdleTimeout time.Duration
+	// RetainTasks and RetainFor bound the finished tasks' output
+	// directories (task-<id>) a shared executor keeps in its sandbox, so
+	// that `horae job logs` and the agent's /files/read still find a run's
+	// output after it ended while a long-lived executor does not fill the
+	// disk: a finished task's directory is removed once it is older than
+	// RetainFor or once RetainTasks newer ones are kept. A running task's
+	// directory is never removed; a per-task executor (IdleTimeout 0)
+	// removes nothing. The ExecutorInfo's labels LabelRetainTasks and
+	// LabelRetainFor override them. 0 = DefaultRetainTasks,
+	// DefaultRetainFor.
+	RetainTasks int
+	RetainFor   time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HTTPTimeout == 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if c.RetainTasks == 0 {
+		c.RetainTasks = DefaultRetainTasks
+	}
+	if c.RetainFor == 0 {
+		c.RetainFor = DefaultRetainFor
 	}
 	return c
 }
@@ -101,6 +120,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("executor config: tail bytes %d: must not be negative", c.TailBytes)
 	case c.IdleTimeout < 0:
 		return fmt.Errorf("executor config: idle timeout %v: must not be negative", c.IdleTimeout)
+	case c.RetainTasks < 0:
+		return fmt.Errorf("executor config: retain tasks %d: must not be negative", c.RetainTasks)
+	case c.RetainFor < 0:
+		return fmt.Errorf("executor config: retain for %v: must not be negative", c.RetainFor)
 	case c.KillGrace < 0:
 		return fmt.Errorf("executor config: kill grace %v: must not be negative", c.KillGrace)
 	case c.Mesos.Checkpoint && c.Mesos.SubscriptionBackoffMax <= 0:
@@ -124,7 +147,8 @@ type task struct {
 	info     mesos.TaskInfo
 	runner   *runner // nil when it never started
 	grace    time.Duration
-	terminal bool // its terminal update was produced
+	terminal bool   // its terminal update was produced
+	dir      string // its output directory as the executor writes it; "" if none
 }
 
 // pending is an update not yet acknowledged by the agent.
@@ -156,6 +180,7 @@ type state struct {
 	unackedTasks map[string]bool
 	unacked      []*pending
 	seenTask     bool
+	kept         retention // finished tasks' output directories
 
 	shutdown      bool
 	shutdownUntil time.Time
@@ -189,6 +214,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		done:         make(chan string),
 		quit:         make(chan struct{}),
 		agentHost:    hostname(),
+		kept:         retention{max: cfg.RetainTasks, ttl: cfg.RetainFor},
 	}
 	s.execInfo.ExecutorID = mesos.ExecutorID{Value: cfg.Mesos.ExecutorID}
 	if cfg.Subreaper {
@@ -236,11 +262,17 @@ func (s *state) run(ctx context.Context) error {
 		deadline <-chan time.Time
 		idle     *time.Timer // armed while idle in a shared executor
 		idleC    <-chan time.Time
+		expire   *time.Timer // armed for the oldest kept output directory
+		expireC  <-chan time.Time
+		expireAt time.Time
 	)
 	defer resend.Stop()
 	defer func() {
 		if idle != nil {
 			idle.Stop()
+		}
+		if expire != nil {
+			expire.Stop()
 		}
 	}()
 	endSub := func() {
@@ -327,6 +359,17 @@ func (s *state) run(ctx context.Context) error {
 			idle.Stop()
 			idle, idleC = nil, nil
 		}
+		if next := s.kept.next(); !next.Equal(expireAt) {
+			if expire != nil {
+				expire.Stop()
+				expire, expireC = nil, nil
+			}
+			expireAt = next
+			if !next.IsZero() {
+				expire = time.NewTimer(time.Until(next))
+				expireC = expire.C
+			}
+		}
 		select {
 		case <-ctx.Done():
 			s.log.Info("executor stopping", "err", ctx.Err())
@@ -388,6 +431,10 @@ func (s *state) run(ctx context.Context) error {
 				s.flush(ctx)
 			}
 
+		case <-expireC:
+			expire, expireC, expireAt = nil, nil, time.Time{}
+			s.sweep()
+
 		case <-idleC:
 			s.log.Info("idle timeout over with no task; exiting", "timeout", s.cfg.IdleTimeout)
 			return nil
@@ -440,16 +487,7 @@ func (s *state) handle(ctx context.Context, ev *mesosexec.Event) bool {
 	case mesosexec.Event_SUBSCRIBED:
 		sub := ev.GetSubscribed()
 		s.execInfo = sub.ExecutorInfo
-		for _, l := range sub.ExecutorInfo.GetLabels().GetLabels() {
-			if l.Key != LabelIdleTimeout {
-				continue
-			}
-			if d, err := time.ParseDuration(l.GetValue()); err == nil && d >= 0 {
-				s.cfg.IdleTimeout = d
-			} else {
-				s.log.Warn("executor label ignored", "label", l.Key, "value", l.GetValue())
-			}
-		}
+		s.applyLabels(sub.ExecutorInfo.GetLabels().GetLabels())
 		if h := sub.AgentInfo.GetHostname(); h != "" {
 			s.agentHost = h
 		}
@@ -481,6 +519,37 @@ func (s *state) handle(ctx context.Context, ev *mesosexec.Event) bool {
 		s.log.Warn("unknown event type ignored", "type", ev.GetType().String())
 	}
 	return false
+}
+
+// applyLabels takes the settings the scheduler passes as ExecutorInfo
+// labels (LabelIdleTimeout, LabelRetainTasks, LabelRetainFor); an invalid
+// value is logged and the configured one kept.
+func (s *state) applyLabels(labels []mesos.Label) {
+	for _, l := range labels {
+		v := l.GetValue()
+		ok := true
+		switch l.Key {
+		case LabelIdleTimeout:
+			d, err := time.ParseDuration(v)
+			if ok = err == nil && d >= 0; ok {
+				s.cfg.IdleTimeout = d
+			}
+		case LabelRetainFor:
+			d, err := time.ParseDuration(v)
+			if ok = err == nil && d > 0; ok {
+				s.cfg.RetainFor = d
+			}
+		case LabelRetainTasks:
+			n, err := strconv.Atoi(v)
+			if ok = err == nil && n > 0; ok {
+				s.cfg.RetainTasks = n
+			}
+		}
+		if !ok {
+			s.log.Warn("executor label ignored", "label", l.Key, "value", v)
+		}
+	}
+	s.kept.max, s.kept.ttl = s.cfg.RetainTasks, s.cfg.RetainFor
 }
 
 // outputDirs returns where a task's output goes: the path the executor
@@ -530,7 +599,7 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 		return
 	}
 	outDir, hostDir := s.outputDirs(id)
-	t := &task{info: ti, grace: s.cfg.KillGrace}
+	t := &task{info: ti, grace: s.cfg.KillGrace, dir: outDir}
 	switch {
 	case durationInfo(ti.GetKillPolicy().GetGracePeriod()) > 0:
 		t.grace = durationInfo(ti.GetKillPolicy().GetGracePeriod())
@@ -727,6 +796,11 @@ func (s *state) reapOrphans() {
 
 func (s *state) terminal(ctx context.Context, t *task, f final) {
 	t.terminal = true
+	if t.dir != "" {
+		// Before the update goes out, so that whoever sees a task end also
+		// sees the directories that its end made due gone.
+		s.retain(t.dir)
+	}
 	s.sendTerminal(ctx, t, f)
 }
 
