@@ -98,7 +98,7 @@ run go test -run '^$' -bench "$zkload" -benchmem -benchtime 1x -count "$zkcount"
 echo "pkg: github.com/horae-scheduler/horae/integration" >> "$out"
 run env HORAE_LOAD=1 HORAE_LOAD_RATE=100 HORAE_LOAD_SECONDS=$load100 HORAE_LOAD_DRAIN_SECONDS=$drain HORAE_DRILL_FAILOVERS=$failovers \
 	go test -count=1 -run '^(TestLoad|TestThousandDueAtOnce|TestFailoverNoLostOrDoubledRuns)$' -v -timeout 15m ./integration/
-run env HORAE_LOAD=1 HORAE_LOAD_RATE=500 HORAE_LOAD_SECONDS=$load500 HORAE_LOAD_DRAIN_SECONDS=$drain \
+run env HORAE_LOAD=1 HORAE_LOAD_RATE=500 HORAE_LOAD_SECONDS=$load500 HORAE_LOAD_DRAIN_SECONDS=$drain HORAE_LOAD_POLICY=latest \
 	go test -count=1 -run '^TestLoad$' -v -timeout 10m ./integration/
 
 meta loadavg-after "$(cut -d' ' -f1-3 /proc/loadavg)"
