@@ -20,8 +20,15 @@ import (
 	"github.com/horae-scheduler/horae/api/client"
 )
 
-// waitPoll is how often `job run --wait` polls the run.
+// waitPoll is how often `job run --wait` polls the run on a server without
+// an event stream.
 const waitPoll = 500 * time.Millisecond
+
+// logsEndGrace is how long `job logs -f` lets the server's log stream end
+// by itself once the run has ended (the server notices within its
+// --log-poll, 500 ms by default, and reads once more) before it cuts it and
+// reads the rest itself.
+const logsEndGrace = 3 * time.Second
 
 // newJobCmd builds `horae job ...`: the client of the native API's jobs and
 // runs. It decides nothing: every check is the server's.
@@ -582,6 +589,15 @@ succeeded, the command's exit code when it failed with one, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
+			var watch *runWatch
+			if wait {
+				// Subscribe before the run exists, so that none of its
+				// events can be missed.
+				if watch, err = watchJob(cmd.Context(), c, args[0]); err != nil {
+					return failure("job run "+args[0]+" --wait: follow the server's events", server, err)
+				}
+				defer watch.close()
+			}
 			run, err := c.RunJob(cmd.Context(), args[0], req)
 			if err != nil {
 				return failure("job run "+args[0], server, err)
@@ -598,7 +614,8 @@ succeeded, the command's exit code when it failed with one, 1 otherwise.`,
 			if asJSON(cmd) {
 				progress = cmd.ErrOrStderr()
 			}
-			final, err := waitRun(cmd.Context(), c, run, progress, time.Now)
+			watch.run = run.ID
+			final, err := waitRun(cmd.Context(), watch, run, progress, time.Now)
 			if err != nil {
 				return failure("job run "+args[0]+" --wait", server, err)
 			}
@@ -639,18 +656,91 @@ type runSeen struct {
 	tasks         map[string]string // task ID -> printed state line
 }
 
-// waitRun polls a run every waitPoll, printing each change of its state,
-// attempt and tasks to w, until it ends or ctx does.
-func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, now func() time.Time) (api.Run, error) {
+// runWatch delivers the successive versions of one run: from the server's
+// event stream (GET /api/v1/events?job=), or by polling every waitPoll when
+// the server has none.
+type runWatch struct {
+	c   *client.Client
+	sub *client.Subscription // nil: poll
+	run string               // the run's ID
+	// reread: read the run once before the next event (after a reset, or
+	// when the run was known before the subscription began).
+	reread  bool
+	ticker  *time.Ticker
+	missing int
+}
+
+// watchJob subscribes to a job's events; a server without an event stream
+// (404) is polled instead. Set run before calling next.
+func watchJob(ctx context.Context, c *client.Client, job string) (*runWatch, error) {
+	w := &runWatch{c: c}
+	sub, err := c.Subscribe(ctx, client.EventsOptions{Job: job})
+	switch {
+	case client.IsNotFound(err):
+		w.ticker = time.NewTicker(waitPoll)
+	case err != nil:
+		return nil, err
+	default:
+		w.sub = sub
+	}
+	return w, nil
+}
+
+func (w *runWatch) close() {
+	if w.sub != nil {
+		w.sub.Close()
+	}
+	if w.ticker != nil {
+		w.ticker.Stop()
+	}
+}
+
+// next blocks until there is a newer version of the run, or ctx ends.
+func (w *runWatch) next(ctx context.Context) (api.Run, error) {
+	for {
+		if w.sub != nil && !w.reread {
+			ev, err := w.sub.Next(ctx)
+			if err != nil {
+				return api.Run{}, err
+			}
+			switch {
+			case ev.Type == "run.state" && ev.Run != nil && ev.Run.ID == w.run:
+				return *ev.Run, nil
+			case ev.Type == client.EventReset:
+				// Events were missed (the stream was reopened and could not
+				// resume): read the run once; events go on from here.
+				w.reread = true
+			}
+			continue
+		}
+		if w.ticker != nil {
+			select {
+			case <-ctx.Done():
+				return api.Run{}, ctx.Err()
+			case <-w.ticker.C:
+			}
+		}
+		w.reread = false
+		cur, err := w.c.GetRun(ctx, w.run)
+		if client.IsNotFound(err) && w.missing < 20 {
+			// Not yet in the server's read model: the next event or poll
+			// will have it.
+			w.missing++
+			continue
+		}
+		return cur, err
+	}
+}
+
+// waitRun prints each change of a run's state, attempt and tasks to out as
+// w delivers them, until the run ends or ctx does.
+func waitRun(ctx context.Context, w *runWatch, run api.Run, out io.Writer, now func() time.Time) (api.Run, error) {
 	seen := runSeen{attempt: -1, tasks: map[string]string{}}
 	stamp := func() string { return now().Local().Format("15:04:05") }
-	fmt.Fprintf(w, "%s run %s of job %s started (trigger %s)\n", stamp(), run.ID, run.Job, run.Trigger)
-	ticker := time.NewTicker(waitPoll)
-	defer ticker.Stop()
-	missing := 0
+	fmt.Fprintf(out, "%s run %s of job %s started (trigger %s)\n", stamp(), run.ID, run.Job, run.Trigger)
 	for {
 		if run.Attempt != seen.attempt && (seen.attempt >= 0 || run.Attempt > 0) {
-			fmt.Fprintf(w, "%s attempt %d\n", stamp(), run.Attempt+1)
+			fmt.Fprintf(out, "%s attempt %d\n", stamp(), run.Attempt+1)
 		}
 		seen.attempt = run.Attempt
 		if !isTerminal(run.State) && (run.State != seen.state || run.Reason != seen.reason) {
@@ -658,7 +748,7 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			if run.Reason != "" {
 				line += ": " + run.Reason
 			}
-			fmt.Fprintf(w, "%s %s\n", stamp(), line)
+			fmt.Fprintf(out, "%s %s\n", stamp(), line)
 			seen.state, seen.reason = run.State, run.Reason
 		}
 		for _, t := range run.Tasks {
@@ -673,7 +763,7 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 				line += ": " + t.Message
 			}
 			if seen.tasks[t.ID] != line {
-				fmt.Fprintf(w, "%s task %s %s\n", stamp(), t.ID, line)
+				fmt.Fprintf(out, "%s task %s %s\n", stamp(), t.ID, line)
 				seen.tasks[t.ID] = line
 			}
 		}
@@ -688,27 +778,14 @@ func waitRun(ctx context.Context, c *client.Client, run api.Run, w io.Writer, no
 			if run.Reason != "" {
 				end += ": " + run.Reason
 			}
-			fmt.Fprintln(w, end)
+			fmt.Fprintln(out, end)
 			return run, nil
 		}
-		stopped := func() error {
-			return fmt.Errorf("stopped waiting for run %s (it goes on; `horae job kill %s` ends it): %w", run.ID, run.ID, ctx.Err())
-		}
-		select {
-		case <-ctx.Done():
-			return run, stopped()
-		case <-ticker.C:
-		}
-		cur, err := c.GetRun(ctx, run.ID)
-		if err != nil && ctx.Err() != nil {
-			return run, stopped()
-		}
-		if client.IsNotFound(err) && missing < 20 {
-			// Not yet in the server's read model: try again.
-			missing++
-			continue
-		}
+		cur, err := w.next(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return run, fmt.Errorf("stopped waiting for run %s (it goes on; `horae job kill %s` ends it): %w", run.ID, run.ID, ctx.Err())
+			}
 			return run, err
 		}
 		run = cur
@@ -821,15 +898,152 @@ func newJobLogsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.Logs(cmd.Context(), args[0], stream, follow, cmd.OutOrStdout()); err != nil {
+			if !follow {
+				err = c.Logs(cmd.Context(), args[0], stream, false, cmd.OutOrStdout())
+			} else {
+				err = followLogs(cmd.Context(), c, args[0], stream, cmd.OutOrStdout())
+			}
+			if err != nil {
 				return failure("job logs "+args[0], server, err)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().String("stream", "stdout", "which output: stdout or stderr")
-	cmd.Flags().BoolP("follow", "f", false, "keep printing while the run is active")
+	cmd.Flags().BoolP("follow", "f", false, "keep printing while the run is active; stop when it ends")
 	return cmd
+}
+
+// followLogs prints a run's output as it is written until the run has
+// ended and its output is printed. The server's log stream
+// (GET /runs/{id}/log?follow=true) carries the output; the event stream
+// says when the run ends. A log stream that breaks while the run is active
+// is reopened, printing only what was not printed yet; one that has not
+// ended logsEndGrace after the run did is cut, and the rest read at once.
+func followLogs(ctx context.Context, c *client.Client, id, stream string, out io.Writer) error {
+	run, err := c.GetRun(ctx, id)
+	if err != nil {
+		return err
+	}
+	if isTerminal(run.State) {
+		return c.Logs(ctx, id, stream, false, out)
+	}
+	watch, err := watchJob(ctx, c, run.Job)
+	if err != nil {
+		return err
+	}
+	defer watch.close()
+	if watch.sub == nil {
+		// No event stream: the server's follow alone says when it ended.
+		return c.Logs(ctx, id, stream, true, out)
+	}
+	watch.run, watch.reread = id, true // it may have ended before we subscribed
+	ended := make(chan struct{})
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	defer func() { stopWatch(); <-watched }()
+	go func() {
+		defer close(watched)
+		for {
+			r, err := watch.next(wctx)
+			if err != nil {
+				// Without events (refused, ctx over) the server's follow
+				// still ends with the run; only the cut is lost.
+				return
+			}
+			if isTerminal(r.State) {
+				close(ended)
+				return
+			}
+		}
+	}()
+	printed := &countingWriter{w: out}
+	for {
+		lctx, cut := context.WithCancel(ctx)
+		cutter := make(chan struct{})
+		go func() {
+			defer close(cutter)
+			select {
+			case <-ended:
+			case <-lctx.Done():
+				return
+			}
+			t := time.NewTimer(logsEndGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cut()
+			case <-lctx.Done():
+			}
+		}()
+		err := c.Logs(lctx, id, stream, true, &skipWriter{skip: printed.n, w: printed})
+		wasCut := lctx.Err() != nil
+		cut()
+		<-cutter
+		var refused *client.Error
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wasCut:
+		case errors.As(err, &refused):
+			return err
+		case err == nil:
+			// The server ended the stream; it does when the run ended,
+			// after one last read. Otherwise (its agent went away) go on.
+			r, err := c.GetRun(ctx, id)
+			if err != nil || isTerminal(r.State) {
+				return err
+			}
+		}
+		select {
+		case <-ended:
+			// The run ended but the server's stream went on or broke:
+			// read the rest at once.
+			return c.Logs(ctx, id, stream, false, &skipWriter{skip: printed.n, w: printed})
+		default:
+		}
+		// The stream broke or ended early while the run is active: reopen
+		// it after a pause, printing only what is new.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ended:
+		case <-time.After(waitPoll):
+		}
+	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// skipWriter drops the first skip bytes written to it: a reopened log
+// stream starts at the beginning of the file, and those were printed.
+type skipWriter struct {
+	skip int64
+	w    io.Writer
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.skip >= int64(n) {
+		s.skip -= int64(n)
+		return n, nil
+	}
+	p = p[s.skip:]
+	s.skip = 0
+	if _, err := s.w.Write(p); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 func addJSONFlag(cmd *cobra.Command) {

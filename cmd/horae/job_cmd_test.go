@@ -1,13 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -548,4 +557,206 @@ func TestClientAuth(t *testing.T) {
 		t.Errorf("HORAE_TOKEN should beat the config file: %v", r.err)
 	}
 	mustOK(t, cli(t, job, "job", "add", "-f", "-", "--config", cfg, "--token", "admin-token")) // flag beats env
+}
+
+// cuttingProxy is a reverse proxy in front of a real server that records
+// every request and drops the TCP connection of the first response whose
+// path contains each of cutOnce right after passing on its first piece of
+// data (an event, for the event stream), as a broken network or a
+// restarted proxy would.
+type cuttingProxy struct {
+	*httptest.Server
+	mu    sync.Mutex
+	seen  []string // "GET /path?query Last-Event-ID"
+	armed map[string]bool
+	// noEvents answers /api/v1/events 404, as a server without an event
+	// stream does.
+	noEvents bool
+}
+
+func newCuttingProxy(t *testing.T, target string, cutOnce ...string) *cuttingProxy {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttingProxy{armed: map[string]bool{}}
+	for _, c := range cutOnce {
+		p.armed[c] = true
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.FlushInterval = -1
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for part, armed := range p.armed {
+			if armed && strings.Contains(resp.Request.URL.Path, part) && resp.StatusCode == http.StatusOK {
+				p.armed[part] = false
+				resp.Body = &cutBody{ReadCloser: resp.Body, data: []byte(cutAfter(part))}
+			}
+		}
+		return nil
+	}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.seen = append(p.seen, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("Last-Event-ID"))
+		noEvents := p.noEvents
+		p.mu.Unlock()
+		if noEvents && r.URL.Path == "/api/v1/events" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":"the event stream is not enabled on this server (no events hub)"}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// cutAfter is what a cut response passes on before the cut: for the event
+// stream, its first event (an id line); for a log, any output.
+func cutAfter(part string) string {
+	if strings.HasSuffix(part, "/events") {
+		return "\nid: "
+	}
+	return ""
+}
+
+// requests lists the recorded requests that start with prefix.
+func (p *cuttingProxy) requests(prefix string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, s := range p.seen {
+		if strings.HasPrefix(s, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// cutBody fails the read after the first one holding data (any, when data
+// is empty), or that read itself when it also ended the body; the reverse
+// proxy then aborts the response.
+type cutBody struct {
+	io.ReadCloser
+	data []byte
+	cut  bool
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.cut {
+		return 0, errors.New("cut by the test proxy")
+	}
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 && bytes.Contains(append([]byte("\n"), p[:n]...), b.data) {
+		b.cut = true
+		if err != nil {
+			// The last data came with the end: cut before the end.
+			return n, errors.New("cut by the test proxy")
+		}
+	}
+	return n, err
+}
+
+// TestFollowThroughCutConnections: `job run --wait` and `job logs -f`
+// against a real server through a proxy that drops their first event
+// stream and log stream mid-way. run --wait resumes the events with
+// Last-Event-ID (and so never needs to read the run), ending with the
+// command's exit code; logs -f reads the log again and prints each byte
+// once.
+func TestFollowThroughCutConnections(t *testing.T) {
+	clearClientEnv(t)
+	srv := startServer(t)
+	mustOK(t, cli(t, `[{"name": "twostep", "command": "echo begin; sleep 1; echo end; exit 4", "schedule": "R0//PT1H", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 0},
+	  {"name": "slow", "command": "echo begin; sleep 3; echo end", "schedule": "R0//PT1H", "cpus": 0.1, "mem": 32, "disk": 16, "retries": 0}]`,
+		"job", "add", "-f", "-", "--server", srv.URL))
+
+	t.Run("run --wait", func(t *testing.T) {
+		p := newCuttingProxy(t, srv.URL, "/api/v1/events")
+		r := cli(t, "", "job", "run", "twostep", "--wait", "--server", p.URL)
+		if r.code != 4 {
+			t.Fatalf("exit code %d (err %v), want 4; stdout:\n%s", r.code, r.err, r.stdout)
+		}
+		if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ failed with exit code 4 after `).MatchString(r.stdout) {
+			t.Errorf("progress lacks the end:\n%s", r.stdout)
+		}
+		subs := p.requests("GET /api/v1/events?job=twostep")
+		if len(subs) < 2 || !strings.HasSuffix(subs[0], " ") || strings.HasSuffix(subs[1], " ") {
+			t.Errorf("event stream requests %q: want a first one without Last-Event-ID and a resumed one with it", subs)
+		}
+		if polls := p.requests("GET /api/v1/runs/"); len(polls) != 0 {
+			t.Errorf("run --wait read the run (%q) although the resumed stream lost nothing", polls)
+		}
+	})
+
+	t.Run("logs -f", func(t *testing.T) {
+		p := newCuttingProxy(t, srv.URL, "/log")
+		var run api.Run
+		runJSON(t, &run, "job", "run", "slow", "--server", srv.URL)
+		c := client.New(srv.URL, "", nil)
+		waitUntil(t, 30*time.Second, "slow to run", func() (bool, string) {
+			cur, err := c.GetRun(t.Context(), run.ID)
+			return err == nil && cur.State == "running", cur.State
+		})
+		r := mustOK(t, cli(t, "", "job", "logs", run.ID, "-f", "--server", p.URL))
+		if r.stdout != "begin\nend\n" {
+			t.Errorf("logs -f = %q, want begin and end once each", r.stdout)
+		}
+		// The server knows a task's sandbox only from its terminal update,
+		// so the followed log delivers its output when the run ends and the
+		// cut comes after it; the CLI reads the log again and prints only
+		// what it had not.
+		if logs := p.requests("GET /api/v1/runs/" + run.ID + "/log?"); len(logs) < 2 || !strings.Contains(logs[0], "follow=true") {
+			t.Errorf("log requests %q: want a follow, cut, then another read", logs)
+		}
+	})
+
+	t.Run("a server without an event stream is polled", func(t *testing.T) {
+		p := newCuttingProxy(t, srv.URL)
+		p.noEvents = true
+		r := cli(t, "", "job", "run", "twostep", "--wait", "--server", p.URL)
+		if r.code != 4 || !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d run \S+ failed with exit code 4 after `).MatchString(r.stdout) {
+			t.Fatalf("exit code %d (err %v), want 4 and the end; stdout:\n%s", r.code, r.err, r.stdout)
+		}
+		if polls := p.requests("GET /api/v1/runs/"); len(polls) == 0 {
+			t.Error("run --wait without events did not read the run")
+		}
+		var run api.Run
+		runJSON(t, &run, "job", "run", "slow", "--server", srv.URL)
+		if r := mustOK(t, cli(t, "", "job", "logs", run.ID, "-f", "--server", p.URL)); r.stdout != "begin\nend\n" {
+			t.Errorf("logs -f without events = %q, want begin and end", r.stdout)
+		}
+	})
+}
+
+func TestSkipWriter(t *testing.T) {
+	tests := []struct {
+		name   string
+		skip   int64
+		writes []string
+		want   string
+	}{
+		{"nothing to skip", 0, []string{"ab", "c"}, "abc"},
+		{"skip within the first write", 1, []string{"abc", "de"}, "bcde"},
+		{"skip whole writes", 5, []string{"abc", "de", "fg"}, "fg"},
+		{"skip across writes", 4, []string{"abc", "def"}, "ef"},
+		{"skip all", 9, []string{"abc"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			cw := &countingWriter{w: &b}
+			sw := &skipWriter{skip: tc.skip, w: cw}
+			for _, w := range tc.writes {
+				if n, err := sw.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
+				}
+			}
+			if b.String() != tc.want || cw.n != int64(len(tc.want)) {
+				t.Errorf("wrote %q (counted %d), want %q", b.String(), cw.n, tc.want)
+			}
+		})
+	}
 }
