@@ -152,7 +152,7 @@ func countOnce(runs []runJSON, ledger []string, period time.Duration) onceOutcom
 			o.add(0, n-1, "run %s executed %d times, want once", id, n)
 		}
 		if !recorded[id] {
-			o.add(1, 0, "run %s executed but the store has no record of it", id)
+			o.add(1, 0, "run %s executed but the store has no record of it (lost, or pruned by the job history limit)", id)
 		}
 	}
 	for _, r := range runs {

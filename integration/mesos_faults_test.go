@@ -31,7 +31,7 @@ func TestMesosFaultDrills(t *testing.T) {
 		code, body := call(t, http.MethodGet, "http://"+lmAddr+"/health", nil, nil)
 		return code == http.StatusOK, fmt.Sprint(code, body)
 	})
-	h := serveLocal(t, "--mesos-master", "http://"+lmAddr)
+	h := serveLocal(t, append([]string{"--mesos-master", "http://" + lmAddr}, drillHistory()...)...)
 	fault := func(t *testing.T, path string) {
 		t.Helper()
 		if code, body := call(t, http.MethodPost, "http://"+faultAddr+"/faults/"+path, nil, nil); code != http.StatusNoContent {
