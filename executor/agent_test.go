@@ -38,6 +38,10 @@ type fakeAgent struct {
 	changed        chan struct{} // closed and replaced on every recorded call
 	bad            []string      // protocol violations by the executor
 	execLabels     []mesos.Label // labels of the ExecutorInfo in SUBSCRIBED
+	// holdUpdates, when set, keeps every UPDATE call waiting for its answer
+	// until it is closed (an agent slow to answer).
+	holdUpdates chan struct{}
+	heldUpdates int // UPDATE calls waiting on holdUpdates
 }
 
 func newFakeAgent(t testing.TB) *fakeAgent {
@@ -107,6 +111,14 @@ func (a *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if call.FrameworkID.Value != "fw-1" || call.ExecutorID.Value != "ex-1" {
 		a.bad = append(a.bad, fmt.Sprintf("call %v with framework %q executor %q", call.GetType(), call.FrameworkID.Value, call.ExecutorID.Value))
+	}
+	if hold := a.holdUpdates; hold != nil && call.GetType() == mesosexec.Call_UPDATE {
+		a.heldUpdates++
+		a.notify()
+		a.mu.Unlock()
+		<-hold
+		a.mu.Lock()
+		a.heldUpdates--
 	}
 	switch call.GetType() {
 	case mesosexec.Call_SUBSCRIBE:

@@ -154,7 +154,8 @@ type task struct {
 // pending is an update not yet acknowledged by the agent.
 type pending struct {
 	update mesosexec.Call_Update
-	sent   bool
+	sent   bool // the agent has it (sent, or handed over at SUBSCRIBE)
+	queued bool // in the outbox, not yet answered
 }
 
 // streamEvent is one decoded event or the end of a subscription.
@@ -179,6 +180,10 @@ type state struct {
 	order        []string // task ids in launch order
 	unackedTasks map[string]bool
 	unacked      []*pending
+	out          *outbox // sends unacked updates off the event loop
+	inFlight     int     // updates in the outbox
+	sendHalted   bool    // a send failed: wait for the rest, then resend in order
+	exiting      bool    // sends are made inline (no loop left to answer them)
 	seenTask     bool
 	kept         retention // finished tasks' output directories
 
@@ -217,6 +222,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		kept:         retention{max: cfg.RetainTasks, ttl: cfg.RetainFor},
 	}
 	s.execInfo.ExecutorID = mesos.ExecutorID{Value: cfg.Mesos.ExecutorID}
+	s.out = newOutbox(s.sendUpdate)
 	if cfg.Subreaper {
 		if err := becomeSubreaper(); err != nil {
 			return fmt.Errorf("executor: %w", err)
@@ -248,6 +254,9 @@ func hostname() string {
 }
 
 func (s *state) run(ctx context.Context) error {
+	octx, stopOutbox := context.WithCancel(ctx)
+	defer stopOutbox()
+	go s.out.run(octx)
 	var (
 		events   = make(chan streamEvent)
 		sub      = 0 // id of the current subscription; 0 = none
@@ -425,6 +434,9 @@ func (s *state) run(ctx context.Context) error {
 				}
 				scheduleRetry()
 			}
+
+		case r := <-s.out.results:
+			s.delivered(r)
 
 		case <-resend.C:
 			if sub != 0 {
@@ -732,6 +744,7 @@ func (s *state) killAll(why string, maxGrace time.Duration) {
 // awaitTasks waits (bounded) for the runners to end after killAll, so
 // that Run does not return while processes it started still live.
 func (s *state) awaitTasks(limit time.Duration) {
+	s.exiting = true
 	deadline := time.After(limit + time.Second)
 	for {
 		open := 0
@@ -845,24 +858,71 @@ func (s *state) queue(id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskSta
 	s.unacked = append(s.unacked, &pending{update: mesosexec.Call_Update{Status: status}})
 }
 
-// flush sends, in order, the updates not yet sent; it stops at the first
-// failure so that a task's updates never overtake each other. The resend
-// ticker and the next SUBSCRIBE take it from there.
+// flush hands the updates not yet sent to the outbox, in order. After a
+// failed send it waits until every queued update has come back, then
+// resumes the outbox and queues the unsent ones again, so that a task's
+// updates never overtake each other; the resend ticker and the next
+// SUBSCRIBE call it again. While exiting it sends inline instead.
 func (s *state) flush(ctx context.Context) {
+	if s.exiting {
+		s.flushInline(ctx)
+		return
+	}
+	if s.sendHalted {
+		if s.inFlight > 0 {
+			return
+		}
+		s.sendHalted = false
+		s.out.resume()
+	}
+	var batch []*pending
+	for _, p := range s.unacked {
+		if !p.sent && !p.queued {
+			p.queued = true
+			batch = append(batch, p)
+		}
+	}
+	s.inFlight += len(batch)
+	s.out.push(batch...)
+}
+
+// delivered takes the outbox's answer for one update.
+func (s *state) delivered(r sendResult) {
+	s.inFlight--
+	r.p.queued = false
+	switch {
+	case r.err == nil:
+		r.p.sent = true
+	case errors.Is(r.err, errHalted):
+		// Behind a failed send: queued again, in order, by a later flush.
+	default:
+		s.sendHalted = true
+		s.log.Warn("send status update failed; will retry", "task", r.p.update.Status.TaskID.Value,
+			"state", r.p.update.Status.GetState().String(), "err", r.err)
+	}
+}
+
+// flushInline sends the unsent updates one after another, stopping at the
+// first failure; used when the event loop is ending.
+func (s *state) flushInline(ctx context.Context) {
 	for _, p := range s.unacked {
 		if p.sent {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
-		err := calls.SendNoData(cctx, s.sender, calls.NonStreaming(calls.Update(p.update.Status)))
-		cancel()
-		if err != nil {
-			s.log.Warn("send status update failed; will retry", "task", p.update.Status.TaskID.Value,
+		if err := s.sendUpdate(ctx, p); err != nil {
+			s.log.Warn("send status update failed at exit", "task", p.update.Status.TaskID.Value,
 				"state", p.update.Status.GetState().String(), "err", err)
 			return
 		}
 		p.sent = true
 	}
+}
+
+// sendUpdate sends one update to the agent (UPDATE call, 202 expected).
+func (s *state) sendUpdate(ctx context.Context, p *pending) error {
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.HTTPTimeout)
+	defer cancel()
+	return calls.SendNoData(cctx, s.sender, calls.NonStreaming(calls.Update(p.update.Status)))
 }
 
 func (s *state) acknowledged(taskID string, uuid []byte) {
