@@ -90,9 +90,12 @@ func (a *API) routes() {
 // chronosPut is POST/PUT iso8601 and dependency: create or replace.
 func (a *API) chronosPut(dependent bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, body []byte) error {
-		j, err := DecodeJob(body, false)
+		j, keepSecret, err := decodeJob(body, false)
 		if err != nil {
 			return err
+		}
+		if keepSecret {
+			a.keepWebhookSecret(&j)
 		}
 		if dependent {
 			if len(j.Parents) == 0 {

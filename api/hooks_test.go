@@ -363,3 +363,81 @@ func TestHookRoutesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestReplaceKeepsWebhookSecret: GET never shows the secret, so a job read
+// and sent back (native PUT or Chronos upsert) keeps it; a new secret
+// rotates it, "secret":"" and a body without "webhook" remove it, and
+// disabling without a secret keeps it for a later enable.
+func TestReplaceKeepsWebhookSecret(t *testing.T) {
+	const chronosSched = `"schedule":"R/2030-01-01T00:00:00Z/PT1H"`
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		bodies []string // sent in order; "GET" sends the job as GET shows it
+		secret string   // the credential that must now work; "" = none works
+	}{
+		{"native get-put round trip", "PUT", "/api/v1/jobs/h", []string{"GET"}, hookSecret},
+		{"chronos get-put round trip", "PUT", "/v1/scheduler/iso8601", []string{"GET"}, hookSecret},
+		{"native rotate", "PUT", "/api/v1/jobs/h",
+			[]string{`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":true,"secret":"new-key"}}`}, "new-key"},
+		{"chronos rotate", "POST", "/v1/scheduler/iso8601",
+			[]string{`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":true,"secret":"new-key"}}`}, "new-key"},
+		{"native explicit empty secret clears", "PUT", "/api/v1/jobs/h",
+			[]string{`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":true,"secret":""}}`}, ""},
+		{"native without webhook removes it", "PUT", "/api/v1/jobs/h",
+			[]string{`{"name":"h","command":"x",` + chronosSched + `}`}, ""},
+		{"chronos without webhook removes it", "PUT", "/v1/scheduler/iso8601",
+			[]string{`{"name":"h","command":"x",` + chronosSched + `}`}, ""},
+		{"disable then enable without secret keeps it", "PUT", "/api/v1/jobs/h", []string{
+			`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":false}}`,
+			`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":true}}`}, hookSecret},
+		{"removed webhook re-added without secret has none", "PUT", "/api/v1/jobs/h", []string{
+			`{"name":"h","command":"x",` + chronosSched + `}`,
+			`{"name":"h","command":"x",` + chronosSched + `,"webhook":{"enabled":true}}`}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newHookServer(t, Config{})
+			for _, body := range tc.bodies {
+				if body == "GET" {
+					body = s.must(t, 200, "GET", "/api/v1/jobs/h", "")
+					if strings.Contains(body, hookSecret) {
+						t.Fatalf("GET shows the secret: %s", body)
+					}
+					body = strings.Replace(body, `"description":""`, `"description":"edited"`, 1)
+				}
+				want := 200
+				if strings.HasPrefix(tc.path, "/v1/") {
+					want = 204
+				}
+				s.must(t, want, tc.method, tc.path, body)
+			}
+			v, ok := s.cat.Job("h")
+			if !ok {
+				t.Fatal("job h gone")
+			}
+			if got := ""; v.Job.Webhook != nil {
+				got = v.Job.Webhook.Secret
+				if got != tc.secret {
+					t.Fatalf("stored secret %q, want %q", got, tc.secret)
+				}
+			} else if tc.secret != "" {
+				t.Fatalf("stored job has no webhook, want secret %q", tc.secret)
+			}
+			for _, secret := range []string{hookSecret, "new-key"} {
+				want := 401
+				switch {
+				case tc.secret == "":
+					want = 404
+				case secret == tc.secret:
+					want = 202
+				}
+				body := `{"A":"1"}`
+				if r := s.call(t, "POST", "/api/v1/hooks/h", body, "", SignatureHeader, sign(secret, body)); r.code != want {
+					t.Fatalf("delivery signed with %q: %d %s, want %d", secret, r.code, r.body, want)
+				}
+			}
+		})
+	}
+}

@@ -236,9 +236,10 @@ func checkName(name string) string {
 // coerced to numbers and booleans ("cpus":"0.5"), as Chronos's hand-written
 // deserializer did; in strict mode (native surface) both are problems.
 type decoder struct {
-	strict   bool
-	fields   map[string]json.RawMessage
-	problems []scheduler.FieldProblem
+	strict     bool
+	keepSecret bool // a webhook without "secret": keep the stored one
+	fields     map[string]json.RawMessage
+	problems   []scheduler.FieldProblem
 }
 
 func (d *decoder) fail(field, format string, args ...any) {
@@ -397,16 +398,23 @@ createdAt updatedAt`) {
 // problems as *BodyError with Details. Absent retries default to 2 and
 // absent shell to true (Chronos defaults; the engine does not default them).
 func DecodeJob(body []byte, strict bool) (scheduler.Job, error) {
+	j, _, err := decodeJob(body, strict)
+	return j, err
+}
+
+// decodeJob is DecodeJob that also says whether the body has a webhook
+// without a secret, which a replacement reads as "keep the stored one".
+func decodeJob(body []byte, strict bool) (scheduler.Job, bool, error) {
 	d := &decoder{strict: strict}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&d.fields); err != nil {
-		return scheduler.Job{}, &BodyError{Problem: jsonProblem(err)}
+		return scheduler.Job{}, false, &BodyError{Problem: jsonProblem(err)}
 	}
 	if dec.More() {
-		return scheduler.Job{}, &BodyError{Problem: "trailing data after the JSON object"}
+		return scheduler.Job{}, false, &BodyError{Problem: "trailing data after the JSON object"}
 	}
 	if d.fields == nil {
-		return scheduler.Job{}, &BodyError{Problem: "body must be a JSON object"}
+		return scheduler.Job{}, false, &BodyError{Problem: "body must be a JSON object"}
 	}
 	if strict {
 		var unknown []string
@@ -536,9 +544,19 @@ func DecodeJob(body []byte, strict bool) (scheduler.Job, error) {
 			j.Constraints = append(j.Constraints, con)
 		}
 	}
-	var hook Webhook
+	// The secret is a pointer here so that an absent secret (a job read
+	// with GET, which never shows it, and sent back) can be told from an
+	// explicit "" (clear it).
+	var hook struct {
+		Enabled bool    `json:"enabled"`
+		Secret  *string `json:"secret"`
+	}
 	if d.into("webhook", &hook) {
-		j.Webhook = &scheduler.WebhookSpec{Enabled: hook.Enabled, Secret: hook.Secret}
+		j.Webhook = &scheduler.WebhookSpec{Enabled: hook.Enabled}
+		if hook.Secret != nil {
+			j.Webhook.Secret = *hook.Secret
+		}
+		d.keepSecret = hook.Secret == nil
 	}
 	// Read-only fields: type-checked on the strict surface, then ignored.
 	if strict {
@@ -553,9 +571,9 @@ func DecodeJob(body []byte, strict bool) (scheduler.Job, error) {
 		}
 	}
 	if len(d.problems) > 0 {
-		return j, &BodyError{Problem: (&scheduler.ValidationError{Problems: d.problems}).Error(), Details: d.problems}
+		return j, false, &BodyError{Problem: (&scheduler.ValidationError{Problems: d.problems}).Error(), Details: d.problems}
 	}
-	return j, nil
+	return j, d.keepSecret, nil
 }
 
 // BodyError is a request body that is not valid JSON of the right shape.

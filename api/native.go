@@ -219,7 +219,7 @@ func (a *API) replaceJob(w http.ResponseWriter, r *http.Request, body []byte) er
 	if err != nil {
 		return err
 	}
-	j, err := DecodeJob(body, true)
+	j, keepSecret, err := decodeJob(body, true)
 	if err != nil {
 		return err
 	}
@@ -227,7 +227,24 @@ func (a *API) replaceJob(w http.ResponseWriter, r *http.Request, body []byte) er
 		return &BodyError{Problem: fmt.Sprintf("body name %q differs from path name %q (jobs cannot be renamed)", j.Name, name),
 			Details: []Detail{{Field: "name", Message: "must equal the name in the path"}}}
 	}
+	if keepSecret {
+		a.keepWebhookSecret(&j)
+	}
 	return a.putJob(w, r, j, scheduler.ReplaceOnly, http.StatusOK)
+}
+
+// keepWebhookSecret gives a replacement whose webhook has no secret the
+// stored job's secret. GET never shows the secret, so a job read, edited
+// and sent back must not lose it (write-only fields keep their value when
+// a PUT leaves them out); "secret":"" clears it, a new value rotates it,
+// and a body without "webhook" removes the webhook.
+func (a *API) keepWebhookSecret(j *scheduler.Job) {
+	if j.Webhook == nil {
+		return
+	}
+	if v, ok := a.deps.Catalog.Job(j.Name); ok && v.Job.Webhook != nil {
+		j.Webhook.Secret = v.Job.Webhook.Secret
+	}
 }
 
 func (a *API) getJob(w http.ResponseWriter, r *http.Request, _ []byte) error {
