@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,6 +34,15 @@ type filesRead struct {
 	Offset int64  `json:"offset"`
 }
 
+// logGoneError says the agent no longer has the sandbox file (it answered
+// 404: the agent restarted, the sandbox was garbage-collected or the
+// executor's retention deleted the task directory) or could not be
+// reached. For an ended task the stored tail stands in; any other agent
+// answer stays an error.
+type logGoneError struct{ statusError }
+
+func (e *logGoneError) Unwrap() error { return &e.statusError }
+
 // readAgentFile reads one chunk of path at offset from an agent.
 func (a *API) readAgentFile(ctx context.Context, agentURL, path string, offset int64) (string, error) {
 	u := fmt.Sprintf("%s/files/read?path=%s&offset=%d&length=%d", agentURL, url.QueryEscape(path), offset, logChunk)
@@ -42,11 +52,15 @@ func (a *API) readAgentFile(ctx context.Context, agentURL, path string, offset i
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("read log %s from agent %s: %w", path, agentURL, err)
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("read log %s from agent %s: %w", path, agentURL, err)
+		}
+		return "", &logGoneError{statusError{code: http.StatusBadGateway,
+			msg: fmt.Sprintf("agent %s unreachable reading %s: %v", agentURL, path, err)}}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
-		return "", &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("log file %s not found on agent %s", path, agentURL)}
+		return "", &logGoneError{statusError{code: http.StatusNotFound, msg: fmt.Sprintf("log file %s not found on agent %s", path, agentURL)}}
 	}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -86,19 +100,15 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		if follow && !run.State.Terminal() {
 			// Not placed yet: wait for a sandbox.
 			if task, ok = a.waitSandbox(r.Context(), id, instance); !ok {
-				return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("run %s ended without a sandbox", id)}
+				if task, ok = a.endedTask(id, instance); !ok {
+					return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("run %s ended without a sandbox", id)}
+				}
+				return writeTail(w, task, file, &statusError{code: http.StatusNotFound,
+					msg: fmt.Sprintf("run %s ended without a sandbox", id)})
 			}
 		} else {
-			tail := task.StdoutTail
-			if file == "stderr" {
-				tail = task.StderrTail
-			}
-			if tail == "" {
-				return &statusError{code: http.StatusNotFound, msg: fmt.Sprintf("run %s task %s has no sandbox to read logs from", id, task.ID)}
-			}
-			w.Header().Set("X-Horae-Log-Truncated", "true")
-			writeText(w, http.StatusOK, tail)
-			return nil
+			return writeTail(w, task, file, &statusError{code: http.StatusNotFound,
+				msg: fmt.Sprintf("run %s task %s has no sandbox to read logs from", id, task.ID)})
 		}
 	}
 	path := task.Directory + "/" + file
@@ -109,6 +119,15 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request, _ []byte) error {
 	for {
 		data, err := a.readAgentFile(r.Context(), task.AgentURL, path, offset)
 		if err != nil {
+			var gone *logGoneError
+			if !wrote && errors.As(err, &gone) {
+				// The sandbox is gone or out of reach: the tail the
+				// executor reported at the end is what is left.
+				if ended, ok := a.endedTask(id, instance); ok && tailOf(ended, file) != "" {
+					a.log.Info("run log served from the reported tail", "run", string(id), "task", task.ID, "reason", err)
+					return writeTail(w, ended, file, err)
+				}
+			}
 			if !wrote {
 				return err
 			}
@@ -153,6 +172,39 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request, _ []byte) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// endedTask is the task of instance in run id once it has ended (and so
+// carries the executor's tails), read afresh from the catalog.
+func (a *API) endedTask(id scheduler.RunID, instance int) (scheduler.Task, bool) {
+	run, ok := a.deps.Catalog.Run(id)
+	if !ok {
+		return scheduler.Task{}, false
+	}
+	t, ok := findTask(run, instance)
+	if !ok || !t.State.Terminal() {
+		return scheduler.Task{}, false
+	}
+	return t, true
+}
+
+func tailOf(t scheduler.Task, file string) string {
+	if file == "stderr" {
+		return t.StderrTail
+	}
+	return t.StdoutTail
+}
+
+// writeTail answers with the stored tail of file, marked truncated, or
+// with orElse when there is none.
+func writeTail(w http.ResponseWriter, t scheduler.Task, file string, orElse error) error {
+	tail := tailOf(t, file)
+	if tail == "" {
+		return orElse
+	}
+	w.Header().Set("X-Horae-Log-Truncated", "true")
+	writeText(w, http.StatusOK, tail)
+	return nil
 }
 
 func findTask(run scheduler.Run, instance int) (scheduler.Task, bool) {
