@@ -576,6 +576,18 @@ func (s *state) outputDirs(taskID string) (string, string) {
 	return filepath.Join(s.cfg.Mesos.Sandbox, name), filepath.Join(host, name)
 }
 
+// runningData is TASK_RUNNING's data: a Result holding only the task's
+// directory as the agent sees it, so that the scheduler can read the
+// output of a running task through /files/read (the terminal Result
+// carries it too, but a followed log needs it from the start).
+func runningData(hostDir string) []byte {
+	b, err := taskspec.Result{Directory: hostDir}.Marshal()
+	if err != nil {
+		panic(fmt.Sprintf("executor: encode running result: %v", err)) // a struct of strings and numbers
+	}
+	return b
+}
+
 // sanitize keeps a task id usable as one file name.
 func sanitize(id string) string {
 	return strings.Map(func(r rune) rune {
@@ -661,7 +673,7 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 	t.runner = r
 	s.guard.add(r.p.pgid)
 	s.log.Info("task started", "task", id, "job", spec.Job, "run", spec.Run, "pid", r.p.pgid)
-	s.status(ctx, ti.TaskID, mesos.TASK_RUNNING, nil, "", nil)
+	s.status(ctx, ti.TaskID, mesos.TASK_RUNNING, nil, "", runningData(hostDir))
 	go func() {
 		<-r.done
 		select {

@@ -308,3 +308,49 @@ func TestLocalMesos(t *testing.T) {
 		}
 	})
 }
+
+// TestRunningStatusNamesDirectory: TASK_RUNNING carries a Result holding
+// the task's directory as the agent sees it, and the output of the still
+// running task can be read there through /files/read (how `horae job logs
+// -f` follows a running task).
+func TestRunningStatusNamesDirectory(t *testing.T) {
+	t.Parallel()
+	m := startLocalMesos(t)
+	s := newTestScheduler(t, m)
+	marker := filepath.Join(t.TempDir(), "go")
+	s.launch(taskInfo(t, "chatty", taskspec.Spec{Shell: true,
+		Command: fmt.Sprintf("echo early; while [ ! -f %s ]; do sleep 0.01; done; echo late", marker)}))
+	if st := s.next("chatty", true); st.GetState() != mesos.TASK_STARTING || len(st.Data) != 0 {
+		t.Fatalf("first update %v with data %q, want TASK_STARTING without data", st.GetState(), st.Data)
+	}
+	st := s.next("chatty", true)
+	if st.GetState() != mesos.TASK_RUNNING {
+		t.Fatalf("second update %v, want TASK_RUNNING", st.GetState())
+	}
+	r, err := taskspec.ParseResult(st.Data)
+	if err != nil {
+		t.Fatalf("TASK_RUNNING data %q: %v", st.Data, err)
+	}
+	if r.Directory == "" || filepath.Base(r.Directory) != "task-chatty" || r.ExitCode != nil {
+		t.Fatalf("TASK_RUNNING result %+v, want only the directory .../task-chatty", r)
+	}
+	stdout := filepath.Join(r.Directory, "stdout")
+	deadline := time.Now().Add(20 * time.Second)
+	for filesReadMaybe(m, stdout) != "early\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s of the running task never showed its first line (now %q)", stdout, filesReadMaybe(m, stdout))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	end, _ := s.terminal("chatty")
+	fin, err := taskspec.ParseResult(end.Data)
+	if err != nil || end.GetState() != mesos.TASK_FINISHED || fin.Directory != r.Directory {
+		t.Fatalf("terminal %v, result %+v (%v); want TASK_FINISHED in %s", end.GetState(), fin, err, r.Directory)
+	}
+	if got := filesRead(t, m, stdout); got != "early\nlate\n" {
+		t.Fatalf("stdout after the end %q", got)
+	}
+}

@@ -111,6 +111,7 @@ func TestTaskStateCoversEveryMesosState(t *testing.T) {
 func TestConvertStatus(t *testing.T) {
 	exit := 3
 	result, _ := taskspec.Result{ExitCode: &exit, Reason: taskspec.ReasonExit, DurationMs: 1500, Directory: "/sb", StdoutTail: "out", StderrTail: "err"}.Marshal()
+	running, _ := taskspec.Result{Directory: "/sb/task-t4"}.Marshal()
 	st := func(s mesos.TaskState) *mesos.TaskState { return &s }
 	rs := func(r mesos.TaskStatus_Reason) *mesos.TaskStatus_Reason { return &r }
 	ts := 1795815424.779913
@@ -133,6 +134,14 @@ func TestConvertStatus(t *testing.T) {
 				Result: &scheduler.TaskResult{ExitCode: &exit, Reason: "exit", Duration: 1500 * time.Millisecond,
 					Directory: "/sb", StdoutTail: "out", StderrTail: "err"},
 			},
+		},
+		{
+			name: "executor running update names the task directory",
+			in: mesos.TaskStatus{
+				TaskID: mesos.TaskID{Value: "t4"}, State: st(mesos.TASK_RUNNING), Data: running,
+			},
+			want: scheduler.TaskUpdated{TaskID: "t4", State: scheduler.TaskRunning,
+				Result: &scheduler.TaskResult{Directory: "/sb/task-t4"}},
 		},
 		{
 			name: "reconciliation answer has no uuid",

@@ -110,7 +110,9 @@ type TaskUpdated struct {
 	AckUUID []byte
 }
 
-// TaskResult is what the Horae executor reports in a terminal status.
+// TaskResult is what the Horae executor reports in a terminal status. Its
+// TASK_RUNNING status carries one too, with only Directory set, so that
+// the output of a running task can be read.
 type TaskResult struct {
 	ExitCode   *int
 	Signal     string

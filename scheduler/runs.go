@@ -283,6 +283,12 @@ func (e *Engine) taskUpdated(ev TaskUpdated) {
 	switch {
 	case ev.State == TaskRunning:
 		e.markRun(r)
+		// The executor names the task's directory from the start, so that
+		// a running task's output can be read (the terminal Result names
+		// it again).
+		if res := ev.Result; res != nil && res.Directory != "" {
+			t.Directory = res.Directory
+		}
 		t.StartedAt = startedAt(ev.Timestamp, t.LaunchedAt, e.now)
 		if r.StartedAt.IsZero() || t.StartedAt.Before(r.StartedAt) {
 			r.StartedAt = t.StartedAt
