@@ -39,6 +39,13 @@ const (
 	executorFetchedOutputFile = "horae"
 )
 
+// Defaults of the shared executor's retention of finished tasks'
+// directories (package executor's DefaultRetainTasks, DefaultRetainFor).
+const (
+	DefaultExecutorRetainTasks = 1000
+	DefaultExecutorRetainFor   = 24 * time.Hour
+)
+
 // Executor modes accepted in Config.ExecutorMode.
 const (
 	// ExecutorShared runs one Horae executor per (framework, agent): every
@@ -56,6 +63,16 @@ const (
 // Go duration). The executor reads it from its SUBSCRIBED event, so no
 // flag or environment is needed (package executor has the same literal).
 const LabelExecutorIdleTimeout = "horae.executor.idle-timeout"
+
+// LabelExecutorRetainTasks (a decimal integer, at least 1) and
+// LabelExecutorRetainFor (a positive Go duration) tell a shared executor
+// how many finished tasks' directories it keeps in its sandbox, and for
+// how long; older ones are deleted (package executor has the same
+// literals, LabelRetainTasks and LabelRetainFor).
+const (
+	LabelExecutorRetainTasks = "horae.executor.retain-tasks"
+	LabelExecutorRetainFor   = "horae.executor.retain-for"
+)
 
 // Capability names accepted in Config.Capabilities.
 const (
@@ -122,6 +139,13 @@ type Config struct {
 	// ExecutorIdleTimeout is how long a shared executor stays up after its
 	// last task ended and was acknowledged (LabelExecutorIdleTimeout).
 	ExecutorIdleTimeout time.Duration
+	// ExecutorRetainTasks and ExecutorRetainFor bound the finished tasks'
+	// directories a shared executor keeps in its sandbox: a directory is
+	// deleted once ExecutorRetainTasks newer ones are kept or once it is
+	// older than ExecutorRetainFor (LabelExecutorRetainTasks,
+	// LabelExecutorRetainFor). 0 = the defaults.
+	ExecutorRetainTasks int
+	ExecutorRetainFor   time.Duration
 	// Version, when set, is part of the shared executor's ID, so that an
 	// upgraded scheduler does not name an executor of the old version.
 	Version string
@@ -186,6 +210,10 @@ func (c Config) withDefaults() Config {
 	setD(&c.ExecutorShutdownGrace, DefaultExecutorShutdown)
 	setD(&c.KillGrace, DefaultKillGrace)
 	setD(&c.ExecutorIdleTimeout, DefaultExecutorIdle)
+	setD(&c.ExecutorRetainFor, DefaultExecutorRetainFor)
+	if c.ExecutorRetainTasks == 0 {
+		c.ExecutorRetainTasks = DefaultExecutorRetainTasks
+	}
 	if c.ExecutorMode == "" {
 		c.ExecutorMode = DefaultExecutorMode
 	}
@@ -250,6 +278,12 @@ func (c Config) Validate() error {
 	}
 	if c.ReconcileAttempts < 1 {
 		bad("ReconcileAttempts", "%d, want at least 1", c.ReconcileAttempts)
+	}
+	if c.ExecutorRetainTasks < 1 {
+		bad("ExecutorRetainTasks", "%d, want at least 1", c.ExecutorRetainTasks)
+	}
+	if c.ExecutorRetainFor <= 0 {
+		bad("ExecutorRetainFor", "%s, want a positive duration", c.ExecutorRetainFor)
 	}
 	for name, d := range map[string]time.Duration{
 		"FailoverTimeout": c.FailoverTimeout, "Refuse": c.Refuse,

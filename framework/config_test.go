@@ -92,7 +92,8 @@ func TestConfigValidate(t *testing.T) {
 	d := ok.withDefaults()
 	if d.FailoverTimeout != 4*7*24*time.Hour || d.FrameworkName != "horae" || d.Role != "*" || d.HeartbeatMisses != 5 ||
 		d.ExecutorCPUs != 0.05 || d.ExecutorMem != 32 || d.ReconcileInterval != 10*time.Minute || len(d.Capabilities) != 3 ||
-		d.ExecutorMode != ExecutorShared || d.ExecutorIdleTimeout != time.Minute {
+		d.ExecutorMode != ExecutorShared || d.ExecutorIdleTimeout != time.Minute ||
+		d.ExecutorRetainTasks != 1000 || d.ExecutorRetainFor != 24*time.Hour {
 		t.Fatalf("defaults %+v", d)
 	}
 	tests := []struct {
@@ -111,6 +112,8 @@ func TestConfigValidate(t *testing.T) {
 		{"refuse above cap", func(c *Config) { c.Refuse = 400 * 24 * time.Hour }, "Refuse"},
 		{"bad executor mode", func(c *Config) { c.ExecutorMode = "pooled" }, "ExecutorMode"},
 		{"negative idle timeout", func(c *Config) { c.ExecutorIdleTimeout = -time.Second }, "ExecutorIdleTimeout"},
+		{"negative retain count", func(c *Config) { c.ExecutorRetainTasks = -1 }, "ExecutorRetainTasks"},
+		{"negative retain time", func(c *Config) { c.ExecutorRetainFor = -time.Hour }, "ExecutorRetainFor"},
 		{"backoff inverted", func(c *Config) { c.ResubscribeMin, c.ResubscribeMax = time.Minute, time.Second }, "ResubscribeMax"},
 	}
 	for _, tc := range tests {

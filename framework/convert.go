@@ -481,6 +481,8 @@ func sharedExecutorInfo(cfg Config, frameworkID string, multiRole bool) (mesos.E
 		ShutdownGracePeriod: &mesos.DurationInfo{Nanoseconds: cfg.ExecutorShutdownGrace.Nanoseconds()},
 		Labels: &mesos.Labels{Labels: []mesos.Label{
 			{Key: LabelExecutorIdleTimeout, Value: strPtr(cfg.ExecutorIdleTimeout.String())},
+			{Key: LabelExecutorRetainTasks, Value: strPtr(strconv.Itoa(cfg.ExecutorRetainTasks))},
+			{Key: LabelExecutorRetainFor, Value: strPtr(cfg.ExecutorRetainFor.String())},
 		}},
 	}
 	raw, err := info.Marshal()

@@ -3,9 +3,11 @@ package framework
 import (
 	"bytes"
 	"context"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/horae-scheduler/horae/scheduler"
 )
@@ -38,15 +40,41 @@ func TestSharedExecutorInfo(t *testing.T) {
 	if !strings.HasPrefix(id, "horae-executor-") || id == a.TaskID {
 		t.Errorf("shared executor id %q", id)
 	}
-	labels := tiA.Executor.GetLabels().GetLabels()
-	if len(labels) != 1 || labels[0].Key != LabelExecutorIdleTimeout || labels[0].GetValue() != DefaultExecutorIdle.String() ||
-		len(tiA.Executor.Command.URIs) != 1 {
-		t.Errorf("shared executor: labels %v uris %v, want only the idle timeout and the executor's own URI", labels, tiA.Executor.Command.URIs)
+	if len(tiA.Executor.Command.URIs) != 1 {
+		t.Errorf("shared executor: uris %v, want only the executor's own URI", tiA.Executor.Command.URIs)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want map[string]string
+	}{
+		{"defaults", cfg, map[string]string{LabelExecutorIdleTimeout: "1m0s",
+			LabelExecutorRetainTasks: "1000", LabelExecutorRetainFor: "24h0m0s"}},
+		{"configured", func() Config {
+			c := cfg
+			c.ExecutorIdleTimeout, c.ExecutorRetainTasks, c.ExecutorRetainFor = 5*time.Second, 20, 90*time.Minute
+			return c
+		}(), map[string]string{LabelExecutorIdleTimeout: "5s",
+			LabelExecutorRetainTasks: "20", LabelExecutorRetainFor: "1h30m0s"}},
+	} {
+		info, err := sharedExecutorInfo(tc.cfg, "M-0000", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, l := range info.GetLabels().GetLabels() {
+			got[l.Key] = l.GetValue()
+		}
+		if !maps.Equal(got, tc.want) {
+			t.Errorf("%s: shared executor labels %v, want %v", tc.name, got, tc.want)
+		}
 	}
 	for name, change := range map[string]func(*Config){
 		"version":  func(c *Config) { c.Version = "1.2.3" },
 		"uri":      func(c *Config) { c.ExecutorURI += "?v=2" },
 		"idle":     func(c *Config) { c.ExecutorIdleTimeout = 5 },
+		"retain n": func(c *Config) { c.ExecutorRetainTasks = 7 },
+		"retain t": func(c *Config) { c.ExecutorRetainFor = time.Hour },
 		"overhead": func(c *Config) { c.ExecutorMem = 64 },
 		"command":  func(c *Config) { c.ExecutorCommand = "./horae executor --guard=false" },
 	} {

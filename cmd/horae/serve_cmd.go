@@ -71,6 +71,8 @@ built-in single-machine Mesos master and agent, and the API on
 	f.Duration("failover-timeout", framework.DefaultFailoverTimeout, "how long Mesos keeps Horae's tasks while no Horae instance is subscribed")
 	f.String("executor-mode", framework.DefaultExecutorMode, "shared: one executor per agent runs every task (fast); per-task: one executor process per task (isolated)")
 	f.Duration("executor-idle-timeout", framework.DefaultExecutorIdle, "how long a shared executor stays up with no task")
+	f.Int("executor-retain-tasks", framework.DefaultExecutorRetainTasks, "finished tasks' output directories a shared executor keeps (newest first; older ones are deleted)")
+	f.Duration("executor-retain-for", framework.DefaultExecutorRetainFor, "how long a shared executor keeps a finished task's output directory")
 	f.String("executor-uri", "", "URI agents fetch the horae binary from (default: this instance serves its own binary at <advertise-url>/executor/horae)")
 	f.String("auth-file", "", "users, tokens and roles (YAML or JSON); without it only loopback listeners are allowed")
 	f.Bool("insecure", false, "allow a non-loopback listener without --auth-file")
@@ -184,6 +186,8 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 		FrameworkIDs:        frameworkIDs{st: st, epoch: &epoch},
 		ExecutorMode:        v.GetString("executor-mode"),
 		ExecutorIdleTimeout: v.GetDuration("executor-idle-timeout"),
+		ExecutorRetainTasks: v.GetInt("executor-retain-tasks"),
+		ExecutorRetainFor:   v.GetDuration("executor-retain-for"),
 		Version:             version,
 		ExecutorCommand:     executorCommand,
 		ExecutorURI:         executorURI,
