@@ -88,10 +88,11 @@ func TestMesosFaultDrills(t *testing.T) {
 			return window(t, "duplicate-updates?on=true", "duplicate-updates?on=false")
 		}},
 		// Updates sent while the switch is on arrive 1.5 s late; the ones
-		// sent right after it is off overtake them, so a task's
-		// TASK_FINISHED can arrive before its TASK_RUNNING. The runs fail
-		// on their first attempt, so late failures must still retry once.
-		{name: "delayed-updates", command: `[ "$HORAE_ATTEMPT" -gt 0 ]`, retries: 2, inject: func(t *testing.T) time.Time {
+		// sent right after it is off overtake them: the task that started
+		// (TASK_RUNNING) in the last second of the window (runs start every
+		// second and last one) reports its end before its start arrives. The runs fail on their first attempt,
+		// so late failures must still retry once, and early ones too.
+		{name: "delayed-updates", command: `sleep 1 && [ "$HORAE_ATTEMPT" -gt 0 ]`, retries: 2, inject: func(t *testing.T) time.Time {
 			return window(t, "delay-updates?d=1500ms", "delay-updates?d=0")
 		}},
 	}
