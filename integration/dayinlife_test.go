@@ -164,7 +164,7 @@ func TestDayInTheLife(t *testing.T) {
 			"command": `echo "greeting $GREETING"; ` + record(ledger, `"$GREETING"`), "retries": 0,
 			"webhook": map[string]any{"enabled": true, "secret": secret}}), http.StatusCreated, nil)
 		send(t, http.MethodPost, lead+"/api/v1/jobs", small(map[string]any{"name": "hookcopy", "schedule": "R0//PT1H",
-			"command": "true", "retries": 0, "webhook": map[string]any{"enabled": true, "secret": secret}}), http.StatusCreated, nil)
+			"command": record(ledger, "copy"), "retries": 0, "webhook": map[string]any{"enabled": true, "secret": secret}}), http.StatusCreated, nil)
 		send(t, http.MethodPost, lead+"/api/v1/jobs", small(map[string]any{"name": "sleeper", "schedule": "R0//PT1H",
 			"command": record(ledger, "start") + "; sleep 30; " + record(ledger, "end"), "retries": 2, "retryDelay": "PT0.5S"}),
 			http.StatusCreated, nil)
