@@ -75,7 +75,19 @@ type Loop struct {
 
 	ackSlots chan struct{} // acknowledgements in flight (ackParallelism)
 	acking   sync.WaitGroup
+	actions  chan actions // committed Outputs for the actuator, in order
 }
+
+// actions is the Mesos side of one committed batch.
+type actions struct {
+	now  time.Time
+	out  scheduler.Output
+	acks []scheduler.TaskUpdated
+}
+
+// actionQueue bounds the committed batches waiting for the actuator; when
+// it is full the loop waits (backpressure from a slow master).
+const actionQueue = 256
 
 type result struct {
 	out scheduler.Output
@@ -103,6 +115,7 @@ func New(epoch int64, events <-chan scheduler.Event, deps Deps) *Loop {
 		done:   make(chan struct{}),
 
 		ackSlots: make(chan struct{}, ackParallelism),
+		actions:  make(chan actions, actionQueue),
 	}
 }
 
@@ -139,6 +152,15 @@ func (l *Loop) Do(ctx context.Context, ev scheduler.Event) (scheduler.Output, er
 func (l *Loop) Run(ctx context.Context) error {
 	defer close(l.done)
 	defer l.acking.Wait()
+	actuated := make(chan struct{})
+	go func() {
+		defer close(actuated)
+		l.actuate(ctx)
+	}()
+	defer func() {
+		close(l.actions)
+		<-actuated
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	wake := l.arm(timer, time.Time{})
@@ -269,7 +291,13 @@ func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, st
 			in.reply <- outs[i]
 		}
 	}
-	l.carryOut(ctx, now, combined, acks)
+	if hasActions(combined, acks) {
+		select {
+		case l.actions <- actions{now: now, out: combined, acks: acks}:
+		case <-ctx.Done():
+			return time.Time{}, false, ctx.Err()
+		}
+	}
 	return wakeAt, stepped, nil
 }
 
@@ -312,6 +340,25 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 		into.Offers = out.Offers
 	}
 	into.Notify = append(into.Notify, out.Notify...)
+}
+
+func hasActions(out scheduler.Output, acks []scheduler.TaskUpdated) bool {
+	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 ||
+		len(out.Reconcile) > 0 || out.Implicit || out.Offers != scheduler.OffersUnchanged || len(out.Notify) > 0
+}
+
+// actuate carries out committed batches in commit order, until the loop
+// closes the queue. Mesos calls are HTTP round trips to the master; made
+// here, off the loop, they never hold up the next Tick or status update,
+// while their order (a launch before a kill of the same task, an interest
+// change after the launches it follows) is kept.
+func (l *Loop) actuate(ctx context.Context) {
+	for a := range l.actions {
+		if ctx.Err() != nil {
+			continue // the term is over: drain, act no more
+		}
+		l.carryOut(ctx, a.now, a.out, a.acks)
+	}
 }
 
 // carryOut performs the Mesos side of a committed Output. Failures are

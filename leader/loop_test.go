@@ -233,3 +233,53 @@ func TestLoopBatchesQueuedEventsIntoOneCommit(t *testing.T) {
 		}
 	})
 }
+
+// blockingMesos holds every Launch until release is closed.
+type blockingMesos struct {
+	fakeMesos
+	release chan struct{}
+}
+
+func (m *blockingMesos) Launch(ctx context.Context, l []scheduler.Launch) error {
+	m.j.add("launch started")
+	<-m.release
+	return m.fakeMesos.Launch(ctx, l)
+}
+
+// TestLoopStepsWhileMesosCallsAreInFlight: a launch waiting on the master
+// does not hold up the next event: it is stepped and committed meanwhile,
+// and its actions follow the launch in commit order.
+func TestLoopStepsWhileMesosCallsAreInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(_ time.Time, ev scheduler.Event) (scheduler.Output, error) {
+			if _, ok := ev.(scheduler.Tick); ok {
+				return launchOutput(), nil
+			}
+			return scheduler.Output{Persist: []scheduler.Record{scheduler.PutRun{}}, Decline: []string{"o3"}}, nil
+		}}
+		m := &blockingMesos{fakeMesos: fakeMesos{j: j}, release: make(chan struct{})}
+		l := New(1, nil, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: m})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+		if _, err := l.Do(ctx, scheduler.Tick{}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait() // the launch is now waiting on the master
+		if _, err := l.Do(ctx, scheduler.JobPut{}); err != nil {
+			t.Fatalf("command while a launch is in flight: %v", err)
+		}
+		got := j.snapshot()
+		if want := []string{"step scheduler.Tick", "commit epoch=1 records=1", "launch started",
+			"step scheduler.JobPut", "commit epoch=1 records=1"}; !slices.Equal(got, want) {
+			t.Fatalf("journal while the launch waits:\n got %q\nwant %q", got, want)
+		}
+		close(m.release)
+		synctest.Wait()
+		got = j.snapshot()[5:]
+		if want := []string{"launch 1", "decline [o2]", "decline [o3]"}; !slices.Equal(got, want) {
+			t.Fatalf("actions after the launch returned:\n got %q\nwant %q", got, want)
+		}
+	})
+}
