@@ -25,27 +25,21 @@ type cluster struct {
 	args      map[string][]string
 }
 
-func startCluster(t *testing.T, n int) *cluster {
-	t.Helper()
-	return startClusterOn(t, n, zktest.Start(t).Addr())
-}
-
-// startClusterOn is startCluster against the given ZooKeeper servers
-// (comma-separated host:port list).
-func startClusterOn(t *testing.T, n int, zkServers string) *cluster {
-	t.Helper()
-	return startClusterWith(t, n, zkServers)
-}
-
 // drillHistory keeps every run of a drill's job: the default history
 // limit (100 terminal runs) would prune the first slots of a long drill
 // before the check, which would then see their ledger lines without run
 // records.
 func drillHistory() []string { return []string{"--history-limit", "4096"} }
 
-// startClusterWith is startClusterOn with extra `horae serve` flags for
-// every instance.
-func startClusterWith(t *testing.T, n int, zkServers string, extra ...string) *cluster {
+func startCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	return startClusterOn(t, n, zktest.Start(t).Addr())
+}
+
+// startClusterOn is startCluster against the given ZooKeeper servers
+// (comma-separated host:port list). Its instances keep every run of a
+// drill (drillHistory).
+func startClusterOn(t *testing.T, n int, zkServers string) *cluster {
 	t.Helper()
 	lmAddr := freeAddr(t)
 	startHorae(t, "localmesos", "localmesos", "--listen", lmAddr, "--heartbeat-interval", "500ms", "--work-dir", t.TempDir())
@@ -58,7 +52,7 @@ func startClusterWith(t *testing.T, n int, zkServers string, extra ...string) *c
 		addr := freeAddr(t)
 		c.args[addr] = []string{"serve", "--listen", addr, "--store", "zk://" + c.zk + "/horae",
 			"--zk-session-timeout", clusterSessionTimeout.String(), "--mesos-master", c.mesos, "--data-dir", t.TempDir(), "--log-level", "debug"}
-		c.args[addr] = append(c.args[addr], extra...)
+		c.args[addr] = append(c.args[addr], drillHistory()...)
 		c.start(addr)
 	}
 	c.leader(30 * time.Second)
@@ -166,7 +160,7 @@ func leaderDrillName(t *testing.T) string {
 // recover), then checks that every slot has exactly one run record and no
 // run's command executed twice.
 func runDrill(t *testing.T, n int, disrupt, recover func(c *cluster, lead string)) {
-	runDrillOn(t, startClusterWith(t, 3, zktest.Start(t).Addr(), drillHistory()...), n, true, disrupt, recover)
+	runDrillOn(t, startCluster(t, 3), n, true, disrupt, recover)
 }
 
 // runDrillOn is runDrill on a given cluster; with newLeader the disrupted
@@ -357,7 +351,7 @@ func TestZooKeeperOutageDrill(t *testing.T) {
 		t.Skip("ZooKeeper drill: not in -short")
 	}
 	ens := zktest.StartEnsemble(t, 3)
-	c := startClusterWith(t, 3, strings.Join(ens.Addrs(), ","), drillHistory()...)
+	c := startClusterOn(t, 3, strings.Join(ens.Addrs(), ","))
 	runLeaderDrill(t, c, leaderDrill{
 		name: "zookeeper-outage",
 		reps: drillRepeat(t),
