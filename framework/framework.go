@@ -16,7 +16,6 @@ import (
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
-	"github.com/mesos/mesos-go/api/v1/lib/backoff"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
 	"github.com/mesos/mesos-go/api/v1/lib/extras/scheduler/callrules"
 	"github.com/mesos/mesos-go/api/v1/lib/extras/scheduler/controller"
@@ -73,6 +72,7 @@ type Framework struct {
 	lastEvent  time.Time
 	handling   bool
 	heartbeat  time.Duration
+	pacer      *resubscribePacer       // this Run's subscription attempts
 	interest   scheduler.OfferInterest // last interest sent this subscription
 	lastRevive time.Time
 	queue      []scheduler.Event // events for the pump to deliver
@@ -218,7 +218,11 @@ func (f *Framework) Run(ctx context.Context, out chan<- scheduler.Event) error {
 	go func() { defer wg.Done(); f.watchdog(ctx) }()
 	go func() { defer wg.Done(); f.pump(ctx, out) }()
 
-	tokens := backoff.Notifier(f.cfg.ResubscribeMin, f.cfg.ResubscribeMax, ctx.Done())
+	pacer := newResubscribePacer(ctx, f.cfg.ResubscribeMin, f.cfg.ResubscribeMax)
+	tokens := pacer.tokens
+	f.mu.Lock()
+	f.pacer = pacer
+	f.mu.Unlock()
 	for ctx.Err() == nil {
 		ep, changed := leaders.get()
 		if ep == "" {
@@ -493,6 +497,9 @@ func (f *Framework) onSubscribed(ctx context.Context, out chan<- scheduler.Event
 	stored := f.storedID
 	f.fid = id
 	f.heartbeat = hb
+	if f.pacer != nil {
+		f.pacer.reset() // this subscription worked: the next drop retries at once
+	}
 	f.offers = map[string]mesos.Offer{}
 	f.interest = scheduler.OffersUnchanged
 	f.mu.Unlock()
