@@ -133,8 +133,19 @@ func TestEnsemble(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Server(0).Stop()
-	if _, err := c.Set("/q", []byte("w"), -1); err != nil {
-		t.Fatalf("set with one of three servers down: %v", err)
+	// A client that was connected to server 0 sees its connection closed
+	// and moves to another server; the write must then succeed (quorum of
+	// two), within a session timeout or so.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := c.Set("/q", []byte("w"), -1)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, zk.ErrConnectionClosed) && !errors.Is(err, zk.ErrNoServer) || time.Now().After(deadline) {
+			t.Fatalf("set with one of three servers down: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	e.Server(0).Restart()
 }
