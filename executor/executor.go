@@ -453,6 +453,8 @@ func (s *state) run(ctx context.Context) error {
 
 		case <-deadline:
 			s.log.Warn("shutdown grace period over; exiting", "unacknowledged", len(s.unacked))
+			s.exiting = true
+			s.flushAtExit()
 			return nil
 		}
 	}
@@ -757,6 +759,11 @@ func (s *state) killAll(why string, maxGrace time.Duration) {
 // that Run does not return while processes it started still live.
 func (s *state) awaitTasks(limit time.Duration) {
 	s.exiting = true
+	// Updates still in the outbox (its goroutine may be gone with ctx) go
+	// out now: an update of a task that ended just before the exit must not
+	// be lost, or the agent reports the task failed and it runs again.
+	s.flushAtExit()
+	defer s.flushAtExit()
 	deadline := time.After(limit + time.Second)
 	for {
 		open := 0
@@ -912,6 +919,14 @@ func (s *state) delivered(r sendResult) {
 		s.log.Warn("send status update failed; will retry", "task", r.p.update.Status.TaskID.Value,
 			"state", r.p.update.Status.GetState().String(), "err", r.err)
 	}
+}
+
+// flushAtExit sends, best effort, what was not sent yet, with a context of
+// its own (the executor's may already be cancelled).
+func (s *state) flushAtExit() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTPTimeout)
+	defer cancel()
+	s.flushInline(ctx)
 }
 
 // flushInline sends the unsent updates one after another, stopping at the

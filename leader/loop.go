@@ -152,12 +152,17 @@ func (l *Loop) Do(ctx context.Context, ev scheduler.Event) (scheduler.Output, er
 func (l *Loop) Run(ctx context.Context) error {
 	defer close(l.done)
 	defer l.acking.Wait()
+	// The actuator stops with the term, also when a commit fails: batches
+	// not yet carried out are left to the next leader's reconciliation
+	// rather than holding up the hand-over.
+	actx, stopActing := context.WithCancel(ctx)
 	actuated := make(chan struct{})
 	go func() {
 		defer close(actuated)
-		l.actuate(ctx)
+		l.actuate(actx)
 	}()
 	defer func() {
+		stopActing()
 		close(l.actions)
 		<-actuated
 	}()
@@ -291,6 +296,10 @@ func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, st
 			in.reply <- outs[i]
 		}
 	}
+	// Notices do not wait for Mesos calls (the notifier never blocks).
+	if len(combined.Notify) > 0 && l.deps.Notifier != nil {
+		l.deps.Notifier.Notify(combined.Notify)
+	}
 	if hasActions(combined, acks) {
 		select {
 		case l.actions <- actions{now: now, out: combined, acks: acks}:
@@ -344,7 +353,7 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 
 func hasActions(out scheduler.Output, acks []scheduler.TaskUpdated) bool {
 	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 ||
-		len(out.Reconcile) > 0 || out.Implicit || out.Offers != scheduler.OffersUnchanged || len(out.Notify) > 0
+		len(out.Reconcile) > 0 || out.Implicit || out.Offers != scheduler.OffersUnchanged
 }
 
 // actuate carries out committed batches in commit order, until the loop
@@ -395,7 +404,4 @@ func (l *Loop) carryOut(ctx context.Context, now time.Time, out scheduler.Output
 		}
 	}
 	l.acknowledge(ctx, acks)
-	if len(out.Notify) > 0 && l.deps.Notifier != nil {
-		l.deps.Notifier.Notify(out.Notify)
-	}
 }

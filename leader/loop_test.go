@@ -283,3 +283,34 @@ func TestLoopStepsWhileMesosCallsAreInFlight(t *testing.T) {
 		}
 	})
 }
+
+type recordingNotifier struct{ j *journal }
+
+func (n *recordingNotifier) Notify(ns []scheduler.Notice) { n.j.add("notify %d", len(ns)) }
+
+// TestLoopNotifiesWithoutWaitingForMesos: notices go out right after their
+// commit, not behind a launch the master is slow to answer.
+func TestLoopNotifiesWithoutWaitingForMesos(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(time.Time, scheduler.Event) (scheduler.Output, error) {
+			out := launchOutput()
+			out.Notify = []scheduler.Notice{{Kind: scheduler.NotifyFailure, Job: "a"}}
+			return out, nil
+		}}
+		m := &blockingMesos{fakeMesos: fakeMesos{j: j}, release: make(chan struct{})}
+		l := New(1, nil, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: m, Notifier: &recordingNotifier{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+		if _, err := l.Do(ctx, scheduler.Tick{}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		got := j.snapshot()
+		if want := []string{"step scheduler.Tick", "commit epoch=1 records=1", "notify 1", "launch started"}; !slices.Equal(got, want) {
+			t.Fatalf("journal:\n got %q\nwant %q", got, want)
+		}
+		close(m.release)
+	})
+}

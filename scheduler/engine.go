@@ -63,6 +63,7 @@ type Engine struct {
 	reCache    map[string]*regexp.Regexp
 	held       []*heldOffer // offers kept for imminent work, oldest first
 	rematch    bool         // offers or placeable work changed this step
+	walkStack  []int        // scratch of walkImminent
 
 	// Per-step scratch.
 	now        time.Time

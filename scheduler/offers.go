@@ -124,7 +124,7 @@ func (e *Engine) trimHeld() {
 // offer is used up by its first launch, and asking again for every run
 // would be a REVIVE and a SUPPRESS per run.
 func (e *Engine) workImminent(until time.Time) bool {
-	d := e.imminentDemand(until)
+	d := e.walkImminent(until, true)
 	return d.cpus > 0 || d.mem > 0
 }
 
@@ -134,11 +134,22 @@ func (e *Engine) workImminent(until time.Time) bool {
 // earlier than their parent), so the cost follows the number of timers due,
 // not the number of jobs.
 func (e *Engine) imminentDemand(until time.Time) demand {
+	return e.walkImminent(until, false)
+}
+
+// walkImminent is imminentDemand; with first it stops at the first slot or
+// retry that needs anything (an O(1) answer to "is work due?" in the usual
+// case, where the earliest timer is one).
+func (e *Engine) walkImminent(until time.Time, first bool) demand {
 	var d demand
 	h := &e.timers
 	visits := 0
-	stack := []int{0}
+	stack := append(e.walkStack[:0], 0)
+	defer func() { e.walkStack = stack[:0] }()
 	for len(stack) > 0 && visits < maxDemandVisits {
+		if first && (d.cpus > 0 || d.mem > 0) {
+			break
+		}
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if i >= len(h.s) || h.s[i].at.After(until) {

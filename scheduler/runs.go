@@ -412,6 +412,8 @@ func (e *Engine) retry(r *runState) {
 // history, and a schedule slot that waited for it.
 func (e *Engine) endRun(r *runState) {
 	js := r.js
+	// Its end may make another run placeable (forbid): match held offers.
+	e.rematch = true
 	r.FinishedAt = e.now
 	r.NotBefore = time.Time{}
 	r.ExitCode = nil
