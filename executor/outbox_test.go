@@ -14,6 +14,7 @@ import (
 	"github.com/horae-scheduler/horae/taskspec"
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
 	mesosexec "github.com/mesos/mesos-go/api/v1/lib/executor"
+	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 )
 
 func pendingFor(id string) *pending {
@@ -113,5 +114,53 @@ func TestLaunchNotHeldUpBySlowUpdates(t *testing.T) {
 		if len(states) < 2 || states[0] != mesos.TASK_STARTING || states[1] != mesos.TASK_RUNNING {
 			t.Errorf("task %s updates %v, want STARTING then RUNNING first", id, states)
 		}
+	}
+}
+
+// TestExitSendsQueuedUpdates: an update still in the outbox when the
+// executor is told to stop (here: the agent sat on the answers) is sent
+// before Run returns, so the agent learns the task finished and does not
+// report it failed (which would run it again).
+func TestExitSendsQueuedUpdates(t *testing.T) {
+	t.Parallel()
+	a := newFakeAgent(t)
+	hold := make(chan struct{})
+	a.holdUpdates = hold
+	sandbox := t.TempDir()
+	marker := filepath.Join(sandbox, "ran")
+	a.launch(taskInfo(t, "one", taskspec.Spec{Shell: true, Command: "touch " + marker}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		errc <- Run(ctx, Config{
+			Mesos: config.Config{FrameworkID: "fw-1", ExecutorID: "ex-1", Directory: sandbox, Sandbox: sandbox,
+				AgentEndpoint: a.addr, ExecutorShutdownGracePeriod: 5 * time.Second},
+			KillGrace: 5 * time.Second, HTTPTimeout: time.Minute,
+		}, testLogger(t))
+	}()
+	a.waitFor("the first update held", func(a *fakeAgent) bool { return a.heldUpdates > 0 })
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the task's command did not run")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the command has ended and been reported to the outbox
+	cancel()
+	time.Sleep(300 * time.Millisecond)
+	close(hold)
+	select {
+	case <-errc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("executor did not return after cancel")
+	}
+	a.mu.Lock()
+	st, ok := a.terminal("one")
+	a.mu.Unlock()
+	if !ok || st.GetState() != mesos.TASK_FINISHED {
+		t.Errorf("agent got terminal %v (ok %v) for the finished task, want TASK_FINISHED; updates %v", st.GetState(), ok, a.states("one"))
 	}
 }
