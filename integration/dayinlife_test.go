@@ -528,11 +528,14 @@ func TestDayInTheLife(t *testing.T) {
 		count := func(st []string, s string) int {
 			return len(slices.DeleteFunc(slices.Clone(st), func(x string) bool { return x != s }))
 		}
-		checkStates(flaky, "want pending twice, the retry going back to pending, and succeeded last", func(st []string) bool {
-			return count(st, "pending") == 2 && count(st, "failed") == 0 && len(st) > 0 && st[len(st)-1] == "succeeded"
+		// A run placed in the Step that creates it (on an offer held for it)
+		// is first committed as launching, without a pending before it.
+		firstOK := func(st []string) bool { return len(st) > 1 && (st[0] == "pending" || st[0] == "launching") }
+		checkStates(flaky, "want the retry going back to pending, never failed, and succeeded last", func(st []string) bool {
+			return firstOK(st) && count(st, "pending") >= 1 && count(st, "failed") == 0 && st[len(st)-1] == "succeeded"
 		})
-		checkStates(hookedRun, "want pending first and succeeded last", func(st []string) bool {
-			return len(st) > 1 && st[0] == "pending" && st[len(st)-1] == "succeeded"
+		checkStates(hookedRun, "want pending or launching first and succeeded last", func(st []string) bool {
+			return firstOK(st) && st[len(st)-1] == "succeeded"
 		})
 		for _, c := range ruleCases {
 			if c.fires {
