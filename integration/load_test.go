@@ -63,6 +63,7 @@ func TestLoad(t *testing.T) {
 		job := map[string]any{
 			"name":              fmt.Sprintf("load-%04d", i),
 			"command":           "true",
+			"shell":             false, // exec'd directly, as the bare loop does
 			"schedule":          fmt.Sprintf("R%d/%s/PT1S", seconds, start.Add(offset).Format("2006-01-02T15:04:05.000Z")),
 			"concurrencyPolicy": concurrency,
 			"missedRunPolicy":   missed,
