@@ -1,6 +1,9 @@
 package scheduler
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Offer holding.
 //
@@ -52,12 +55,7 @@ func (e *Engine) acceptOffers(offers []Offer) {
 
 // rescind forgets a held offer the master withdrew.
 func (e *Engine) rescind(id string) {
-	for i, h := range e.held {
-		if h.ID == id {
-			e.held = append(e.held[:i], e.held[i+1:]...)
-			return
-		}
-	}
+	e.held = slices.DeleteFunc(e.held, func(h *heldOffer) bool { return h.ID == id })
 }
 
 // dropHeld forgets every held offer without declining: they belonged to a
@@ -105,18 +103,26 @@ func (e *Engine) trimHeld() {
 		need = e.imminentDemand(e.now.Add(e.cfg.OfferHold))
 	}
 	var have demand
-	kept := e.held[:0]
-	for _, h := range e.held {
-		if h.until.After(e.now) && (have.cpus < need.cpus || have.mem < need.mem) {
-			have.cpus += h.CPUs
-			have.mem += h.Mem
-			kept = append(kept, h)
-			continue
+	e.declineHeld(func(h *heldOffer) bool {
+		if !h.until.After(e.now) || have.cpus >= need.cpus && have.mem >= need.mem {
+			return false
+		}
+		have.cpus += h.CPUs
+		have.mem += h.Mem
+		return true
+	})
+}
+
+// declineHeld declines the held offers keep rejects, visiting them oldest
+// first, and keeps the rest in order.
+func (e *Engine) declineHeld(keep func(*heldOffer) bool) {
+	e.held = slices.DeleteFunc(e.held, func(h *heldOffer) bool {
+		if keep(h) {
+			return false
 		}
 		e.out.Decline = append(e.out.Decline, h.ID)
-	}
-	clear(e.held[len(kept):])
-	e.held = kept
+		return true
+	})
 }
 
 // workImminent reports whether slots or retries come due by until. Offers
@@ -193,16 +199,7 @@ func instances(j *Job) int {
 
 // expireHeld declines held offers whose hold has passed (Tick).
 func (e *Engine) expireHeld() {
-	kept := e.held[:0]
-	for _, h := range e.held {
-		if h.until.After(e.now) {
-			kept = append(kept, h)
-			continue
-		}
-		e.out.Decline = append(e.out.Decline, h.ID)
-	}
-	clear(e.held[len(kept):])
-	e.held = kept
+	e.declineHeld(func(h *heldOffer) bool { return h.until.After(e.now) })
 }
 
 // wakeAt is the next instant the engine wants a Tick: its earliest timer,

@@ -68,11 +68,7 @@ func TaskID(run RunID, attempt, instance int) string {
 }
 
 func (e *Engine) newTasks(r *runState) {
-	n := r.job.Instances
-	if n < 1 {
-		n = 1
-	}
-	r.Tasks = make([]Task, n)
+	r.Tasks = make([]Task, instances(r.job))
 	for i := range r.Tasks {
 		id := TaskID(r.ID, r.Attempt, i)
 		r.Tasks[i] = Task{ID: id, Instance: i, State: TaskPending}
