@@ -35,7 +35,7 @@ func killOrphans(keep map[int]bool) (int, error) {
 	ended := 0
 	deadline := time.Now().Add(2 * time.Second)
 	for round := 0; ; round++ {
-		kids, err := children(self)
+		kids, err := orphanCandidates(self)
 		if err != nil {
 			return ended, err
 		}
@@ -68,6 +68,22 @@ func killOrphans(keep map[int]bool) (int, error) {
 	}
 }
 
+// orphanCandidates lists the children of this process's main thread: the
+// one the kernel re-parents orphans to. When a process dies, its children
+// go to the nearest subreaper ancestor's first live thread
+// (find_new_reaper in kernel/exit.c), which is the thread-group leader
+// while the process is not exiting. Reading that one list is three system
+// calls; reading every thread's list, as children does, is about sixty,
+// and at 100 tasks a second that was a quarter of the executor's CPU
+// (docs/benchmarks.md, Throughput). Children that other threads forked are
+// the tasks' own processes, which killOrphans is not after.
+func orphanCandidates(pid int) ([]int, error) {
+	if kids, err := readChildren(filepath.Join("/proc", strconv.Itoa(pid), "task", strconv.Itoa(pid), "children")); err == nil {
+		return kids, nil
+	}
+	return children(pid)
+}
+
 // children lists the processes whose parent is ppid. It reads the
 // kernel's per-thread children lists (/proc/<pid>/task/<tid>/children: a
 // handful of files for a Go process), and scans every process in /proc
@@ -92,17 +108,28 @@ func threadChildren(pid int) ([]int, error) {
 	}
 	var out []int
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		kids, err := readChildren(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // the thread ended meanwhile
 		}
 		if err != nil {
 			return nil, err
 		}
-		for _, field := range strings.Fields(string(b)) {
-			if kid, err := strconv.Atoi(field); err == nil {
-				out = append(out, kid)
-			}
+		out = append(out, kids...)
+	}
+	return out, nil
+}
+
+// readChildren parses one /proc/<pid>/task/<tid>/children file.
+func readChildren(file string) ([]int, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, field := range strings.Fields(string(b)) {
+		if kid, err := strconv.Atoi(field); err == nil {
+			out = append(out, kid)
 		}
 	}
 	return out, nil
