@@ -3,14 +3,16 @@
 //
 // One goroutine owns the engine. Commands from the API, events from Mesos and
 // timer fires arrive on channels; for each batch of them the loop calls Step,
-// then commits the Persist records (fenced by the term's epoch), then
-// publishes them to the read model, replies to the commands, hands the
-// batch's Mesos side to the actuator and re-arms its timer to WakeAt. The
-// actuator, a second goroutine, carries out committed batches in commit
-// order — launches, kills, declines, reconciliation, offer interest, then
-// the acknowledgements of the updates they made durable (sent in the
-// background) and the notices — so a round trip to the master never holds
-// up the next Tick or status update.
+// re-arms its timer to WakeAt and queues the stepped batch for the
+// committer. The committer, a second goroutine, commits the Persist records
+// of every batch queued meanwhile in one store commit (fenced by the term's
+// epoch: group commit, so a burst costs one sync), then publishes them to
+// the read model, replies to the commands, sends the notices and hands each
+// batch's Mesos side to the actuator. The actuator, a third goroutine,
+// carries out committed batches in commit order — launches, kills, declines,
+// reconciliation, offer interest, then the acknowledgements of the updates
+// they made durable (sent in the background) — so neither a sync nor a round
+// trip to the master holds up the next Tick or status update.
 //
 // What it must not do: decide anything (that is the engine's job), talk to
 // ZooKeeper, bbolt or Mesos directly (it declares the small interfaces it

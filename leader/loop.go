@@ -30,6 +30,9 @@ type Mesos interface {
 	Launch(ctx context.Context, launches []scheduler.Launch) error
 	Kill(ctx context.Context, tasks []scheduler.TaskRef) error
 	Decline(ctx context.Context, offerIDs []string) error
+	// Return declines held offers whose hold ended, without a refuse
+	// filter while offers are wanted (scheduler.Output.Return).
+	Return(ctx context.Context, offerIDs []string) error
 	Reconcile(ctx context.Context, tasks []scheduler.TaskRef, implicit bool) error
 	SetOfferInterest(ctx context.Context, want scheduler.OfferInterest) error
 	Acknowledge(ctx context.Context, u scheduler.TaskUpdated) error
@@ -56,6 +59,10 @@ type Deps struct {
 	Logger    *slog.Logger
 	// Now is the clock; time.Now when nil. Tests inject their own.
 	Now func() time.Time
+	// CommitLinger is how long a batch nothing waits for may wait to share
+	// a commit (DefaultCommitLinger in production); 0 commits every batch
+	// at once.
+	CommitLinger time.Duration
 }
 
 // maxBatch bounds how many queued inputs one commit covers. Batching keeps
@@ -120,10 +127,11 @@ func New(epoch int64, events <-chan scheduler.Event, deps Deps) *Loop {
 }
 
 // Start steps the engine into the term: LeaderElected with the state the
-// store holds. It must be called once, before Run.
+// store holds, committed before it returns. It must be called once, before
+// Run.
 func (l *Loop) Start(ctx context.Context, state scheduler.State) error {
-	_, _, err := l.process(ctx, []input{{ev: scheduler.LeaderElected{Epoch: l.epoch, State: state}}})
-	return err
+	b, _ := l.step([]input{{ev: scheduler.LeaderElected{Epoch: l.epoch, State: state}}})
+	return l.settle(ctx, []batch{b})
 }
 
 // Do sends a command to the engine and waits until its consequences are
@@ -149,54 +157,84 @@ func (l *Loop) Do(ctx context.Context, ev scheduler.Event) (scheduler.Output, er
 
 // Run drives the engine until ctx ends or a commit fails; the error says
 // why the term's loop stopped.
+//
+// Three goroutines share the work, each in order: this one steps the
+// engine, the committer makes stepped batches durable (one store commit
+// for every batch that queued up while the previous commit synced), the
+// actuator carries out committed batches' Mesos side. So a due run is
+// stepped while an earlier status update is still being synced, and a
+// burst of updates costs one sync, not one each: at 100 runs a second the
+// store's syncs were a third of the loop's time (docs/benchmarks.md,
+// Throughput).
 func (l *Loop) Run(ctx context.Context) error {
 	defer close(l.done)
 	defer l.acking.Wait()
-	// The actuator stops with the term, also when a commit fails: batches
-	// not yet carried out are left to the next leader's reconciliation
-	// rather than holding up the hand-over.
+	// The actuator and the committer stop with the term, also when a
+	// commit fails: batches not yet carried out are left to the next
+	// leader's reconciliation rather than holding up the hand-over.
 	actx, stopActing := context.WithCancel(ctx)
 	actuated := make(chan struct{})
 	go func() {
 		defer close(actuated)
 		l.actuate(actx)
 	}()
+	stepped := make(chan batch, commitQueue)
+	commitErr := make(chan error, 1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		l.commit(actx, stepped, commitErr)
+	}()
 	defer func() {
 		stopActing()
+		close(stepped)
+		<-committed // the committer feeds the actuator: it stops first
 		close(l.actions)
 		<-actuated
 	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	wake := l.arm(timer, time.Time{})
-	batch := make([]input, 0, maxBatch)
+	inputs := make([]input, 0, maxBatch)
 	for {
-		batch = batch[:0]
+		inputs = inputs[:0]
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case err := <-commitErr:
+			return err
 		case <-wake:
 			wake = nil
-			batch = append(batch, input{ev: scheduler.Tick{}})
+			inputs = append(inputs, input{ev: scheduler.Tick{}})
 		case ev, ok := <-l.events:
 			if !ok {
 				l.events = nil
 				continue
 			}
-			batch = append(batch, input{ev: ev})
+			inputs = append(inputs, input{ev: ev})
 		case c := <-l.cmds:
-			batch = append(batch, c)
+			inputs = append(inputs, c)
 		}
-		batch = l.drain(batch)
-		wakeAt, stepped, err := l.process(ctx, batch)
-		if err != nil {
-			return err
-		}
-		if stepped {
+		inputs = l.drain(inputs)
+		b, wakeAt := l.step(inputs)
+		if b.accepted {
 			wake = l.arm(timer, wakeAt)
+		}
+		select {
+		case stepped <- b:
+		case <-ctx.Done():
+			b.answer(ErrNotLeader)
+			return ctx.Err()
+		case err := <-commitErr:
+			b.answer(ErrNotLeader)
+			return err
 		}
 	}
 }
+
+// commitQueue bounds the stepped batches waiting for the committer; when it
+// is full the loop waits (backpressure from a slow store).
+const commitQueue = 64
 
 // drain adds what is already queued, without waiting, up to maxBatch.
 func (l *Loop) drain(batch []input) []input {
@@ -223,6 +261,30 @@ type input struct {
 	reply chan result
 }
 
+// batch is one step of the engine over some inputs: their combined Output,
+// the updates to acknowledge once it is durable, and the answers owed to
+// commands.
+type batch struct {
+	now      time.Time
+	out      scheduler.Output
+	acks     []scheduler.TaskUpdated
+	replies  []reply
+	accepted bool // the engine accepted at least one input
+}
+
+type reply struct {
+	to chan result
+	r  result
+}
+
+// answer replies to the batch's commands with err instead of their
+// results: their consequences will never be durable in this term.
+func (b batch) answer(err error) {
+	for _, r := range b.replies {
+		r.to <- result{err: err}
+	}
+}
+
 // arm sets the timer to fire at wakeAt and returns its channel, or nil when
 // nothing is due (a nil channel never fires in a select).
 func (l *Loop) arm(timer *time.Timer, wakeAt time.Time) <-chan time.Time {
@@ -243,71 +305,171 @@ func (l *Loop) arm(timer *time.Timer, wakeAt time.Time) <-chan time.Time {
 	return timer.C
 }
 
-// process steps every input, commits the combined records once, then
-// carries out the combined actions and answers the commands. It returns the
-// engine's WakeAt after the last accepted step (stepped false when the
-// engine accepted none, so the timer stays as it was), and an error only
-// when the term must end.
-func (l *Loop) process(ctx context.Context, batch []input) (wakeAt time.Time, stepped bool, err error) {
-	now := l.now()
-	var (
-		combined scheduler.Output
-		outs     = make([]result, len(batch))
-		acks     []scheduler.TaskUpdated
-	)
-	for i, in := range batch {
-		out, err := l.deps.Engine.Step(now, in.ev)
-		outs[i] = result{out: out, err: err}
+// step steps every input and combines their Outputs. It returns the
+// engine's WakeAt after the last accepted step (batch.accepted false when
+// the engine accepted none, so the timer stays as it was).
+func (l *Loop) step(inputs []input) (b batch, wakeAt time.Time) {
+	b.now = l.now()
+	for _, in := range inputs {
+		out, err := l.deps.Engine.Step(b.now, in.ev)
+		if in.reply != nil {
+			b.replies = append(b.replies, reply{to: in.reply, r: result{out: out, err: err}})
+		}
 		if err != nil {
 			if in.reply == nil {
 				l.logger.Warn("engine rejected an event", "event", fmt.Sprintf("%T", in.ev), "err", err)
 			}
 			continue
 		}
-		merge(&combined, out)
+		merge(&b.out, out)
 		// WakeAt is the engine's earliest due time after that step, so the
 		// newest accepted step knows best.
-		wakeAt, stepped = out.WakeAt, true
+		wakeAt, b.accepted = out.WakeAt, true
 		if u, ok := in.ev.(scheduler.TaskUpdated); ok && len(u.AckUUID) > 0 {
-			acks = append(acks, u)
+			b.acks = append(b.acks, u)
 		}
 	}
+	return b, wakeAt
+}
 
-	if len(combined.Persist) > 0 {
-		if err = l.deps.Store.Commit(ctx, l.epoch, combined.Persist); err != nil {
-			err = fmt.Errorf("leader: commit %d records: %w", len(combined.Persist), err)
-			for i, in := range batch {
-				if in.reply != nil {
-					in.reply <- result{err: ErrNotLeader}
-					outs[i] = result{}
-				}
+// maxGroup bounds how many stepped batches one store commit covers.
+const maxGroup = 64
+
+// DefaultCommitLinger is how long a batch nothing waits for may wait for
+// company before it is committed: status updates whose only effects are
+// records, notices and acknowledgements (Mesos re-sends an update until it
+// is acknowledged, so holding an acknowledgement back loses nothing). At
+// 100 runs a second each run's RUNNING and FINISHED then ride along with
+// the next launch's commit instead of costing a store sync each.
+const DefaultCommitLinger = 20 * time.Millisecond
+
+// urgent tells whether something waits on the batch's commit: a command's
+// caller, or Mesos actions (a due run's launch above all). Acknowledgements
+// and notices can wait.
+func (b batch) urgent() bool {
+	return len(b.replies) > 0 || hasActions(b.out, nil)
+}
+
+// commit makes stepped batches durable in order until in is closed. One
+// store commit covers every batch that queued up meanwhile; batches that
+// are not urgent wait up to the linger for an urgent one (or for the
+// linger to pass) and go with it. After the first failure it reports the
+// error once and answers every later command with ErrNotLeader. Batches
+// still lingering when the term ends are dropped: they answer no command,
+// and their updates, unacknowledged, come again to the next leader.
+func (l *Loop) commit(ctx context.Context, in <-chan batch, errc chan<- error) {
+	failed := false
+	group := make([]batch, 0, maxGroup)
+	urgent := false
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var lingerC <-chan time.Time
+	flush := func() {
+		if lingerC != nil {
+			linger.Stop()
+			lingerC = nil
+		}
+		if failed {
+			for _, b := range group {
+				b.answer(ErrNotLeader)
 			}
-			return time.Time{}, false, err
+		} else if err := l.settle(ctx, group); err != nil {
+			failed = true
+			errc <- err
+		}
+		group, urgent = group[:0], false
+	}
+	take := func(b batch) {
+		group = append(group, b)
+		urgent = urgent || b.urgent()
+	}
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			take(b)
+		case <-lingerC:
+			lingerC = nil
+			flush()
+			continue
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case b, ok := <-in:
+				if !ok {
+					break more
+				}
+				take(b)
+			default:
+				break more
+			}
+		}
+		switch {
+		case urgent || len(group) >= maxGroup || l.deps.CommitLinger <= 0 || failed:
+			flush()
+		case !hasRecords(group):
+			flush() // nothing to sync: no reason to wait
+		case lingerC == nil:
+			linger.Reset(l.deps.CommitLinger)
+			lingerC = linger.C
+		}
+	}
+}
+
+func hasRecords(group []batch) bool {
+	for _, b := range group {
+		if len(b.out.Persist) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// settle commits the records of the batches in one store commit, then
+// publishes them, answers the commands, sends the notices and queues the
+// Mesos side for the actuator. It returns an error only when the term must
+// end; the batches' commands are then answered with ErrNotLeader.
+func (l *Loop) settle(ctx context.Context, group []batch) error {
+	var records []scheduler.Record
+	for _, b := range group {
+		records = append(records, b.out.Persist...)
+	}
+	if len(records) > 0 {
+		if err := l.deps.Store.Commit(ctx, l.epoch, records); err != nil {
+			for _, b := range group {
+				b.answer(ErrNotLeader)
+			}
+			return fmt.Errorf("leader: commit %d records: %w", len(records), err)
 		}
 		if l.deps.Publisher != nil {
-			l.deps.Publisher.Apply(combined.Persist)
+			l.deps.Publisher.Apply(records)
 		}
 	}
-
-	// Durable now: answer commands first, so API callers are not held up by
-	// Mesos round trips.
-	for i, in := range batch {
-		if in.reply != nil {
-			in.reply <- outs[i]
+	for i, b := range group {
+		// Durable now: answer commands first, so API callers are not held
+		// up by Mesos round trips.
+		for _, r := range b.replies {
+			r.to <- r.r
+		}
+		// Notices do not wait for Mesos calls (the notifier never blocks).
+		if len(b.out.Notify) > 0 && l.deps.Notifier != nil {
+			l.deps.Notifier.Notify(b.out.Notify)
+		}
+		if hasActions(b.out, b.acks) {
+			select {
+			case l.actions <- actions{now: b.now, out: b.out, acks: b.acks}:
+			case <-ctx.Done():
+				for _, later := range group[i+1:] {
+					later.answer(ErrNotLeader)
+				}
+				return ctx.Err()
+			}
 		}
 	}
-	// Notices do not wait for Mesos calls (the notifier never blocks).
-	if len(combined.Notify) > 0 && l.deps.Notifier != nil {
-		l.deps.Notifier.Notify(combined.Notify)
-	}
-	if hasActions(combined, acks) {
-		select {
-		case l.actions <- actions{now: now, out: combined, acks: acks}:
-		case <-ctx.Done():
-			return time.Time{}, false, ctx.Err()
-		}
-	}
-	return wakeAt, stepped, nil
+	return nil
 }
 
 // ackParallelism bounds the acknowledgements in flight at once. Each is one
@@ -343,6 +505,7 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 	into.Launch = append(into.Launch, out.Launch...)
 	into.Kill = append(into.Kill, out.Kill...)
 	into.Decline = append(into.Decline, out.Decline...)
+	into.Return = append(into.Return, out.Return...)
 	into.Reconcile = append(into.Reconcile, out.Reconcile...)
 	into.Implicit = into.Implicit || out.Implicit
 	if out.Offers != scheduler.OffersUnchanged {
@@ -352,7 +515,7 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 }
 
 func hasActions(out scheduler.Output, acks []scheduler.TaskUpdated) bool {
-	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 ||
+	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 || len(out.Return) > 0 ||
 		len(out.Reconcile) > 0 || out.Implicit || out.Offers != scheduler.OffersUnchanged
 }
 
@@ -391,6 +554,11 @@ func (l *Loop) carryOut(ctx context.Context, now time.Time, out scheduler.Output
 	if len(out.Decline) > 0 {
 		if err := m.Decline(ctx, out.Decline); err != nil {
 			l.logger.Warn("decline offers", "offers", len(out.Decline), "err", err)
+		}
+	}
+	if len(out.Return) > 0 {
+		if err := m.Return(ctx, out.Return); err != nil {
+			l.logger.Warn("return offers", "offers", len(out.Return), "err", err)
 		}
 	}
 	if len(out.Reconcile) > 0 || out.Implicit {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -64,6 +65,10 @@ func (m *fakeMesos) Kill(_ context.Context, t []scheduler.TaskRef) error {
 }
 func (m *fakeMesos) Decline(_ context.Context, ids []string) error {
 	m.j.add("decline %v", ids)
+	return nil
+}
+func (m *fakeMesos) Return(_ context.Context, ids []string) error {
+	m.j.add("return %v", ids)
 	return nil
 }
 func (m *fakeMesos) Reconcile(_ context.Context, t []scheduler.TaskRef, implicit bool) error {
@@ -312,5 +317,144 @@ func TestLoopNotifiesWithoutWaitingForMesos(t *testing.T) {
 			t.Fatalf("journal:\n got %q\nwant %q", got, want)
 		}
 		close(m.release)
+	})
+}
+
+// blockingStore holds the first Commit until release is closed.
+type blockingStore struct {
+	fakeStore
+	release chan struct{}
+	calls   int
+}
+
+func (s *blockingStore) Commit(ctx context.Context, epoch int64, records []scheduler.Record) error {
+	s.calls++
+	if s.calls == 1 {
+		s.j.add("commit started")
+		<-s.release
+	}
+	return s.fakeStore.Commit(ctx, epoch, records)
+}
+
+// TestLoopStepsWhileACommitSyncs: events that arrive while a commit is
+// syncing are stepped meanwhile and made durable together by the next
+// commit, and every batch's actions still follow its own commit, in order.
+func TestLoopStepsWhileACommitSyncs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(_ time.Time, ev scheduler.Event) (scheduler.Output, error) {
+			u := ev.(scheduler.TaskUpdated)
+			return scheduler.Output{Persist: []scheduler.Record{scheduler.PutRun{}}, Decline: []string{"o-" + u.TaskID}}, nil
+		}}
+		st := &blockingStore{fakeStore: fakeStore{j: j}, release: make(chan struct{})}
+		events := make(chan scheduler.Event)
+		l := New(1, events, Deps{Engine: eng, Store: st, Mesos: &fakeMesos{j: j}})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+		events <- scheduler.TaskUpdated{TaskID: "t0"}
+		synctest.Wait() // t0's commit is syncing
+		for _, id := range []string{"t1", "t2", "t3"} {
+			events <- scheduler.TaskUpdated{TaskID: id}
+			synctest.Wait()
+		}
+		got := j.snapshot()
+		if want := []string{"step scheduler.TaskUpdated", "commit started",
+			"step scheduler.TaskUpdated", "step scheduler.TaskUpdated", "step scheduler.TaskUpdated"}; !slices.Equal(got, want) {
+			t.Fatalf("journal while the first commit syncs:\n got %q\nwant %q", got, want)
+		}
+		close(st.release)
+		synctest.Wait()
+		got = j.snapshot()[len(got):]
+		// The actuator runs beside the committer: t0's decline may come
+		// before or after the second commit, but never before its own.
+		var commits, declines []string
+		for _, line := range got {
+			if strings.HasPrefix(line, "commit") {
+				commits = append(commits, line)
+			} else {
+				declines = append(declines, line)
+			}
+		}
+		if want := []string{"commit epoch=1 records=1", "commit epoch=1 records=3"}; !slices.Equal(commits, want) {
+			t.Fatalf("commits %q, want %q (the three queued updates in one)", commits, want)
+		}
+		if want := []string{"decline [o-t0]", "decline [o-t1]", "decline [o-t2]", "decline [o-t3]"}; !slices.Equal(declines, want) {
+			t.Fatalf("actions %q, want %q", declines, want)
+		}
+		if i, k := slices.Index(got, "commit epoch=1 records=3"), slices.Index(got, "decline [o-t1]"); k < i {
+			t.Fatalf("t1 acted on before its commit: %q", got)
+		}
+	})
+}
+
+// TestLoopLingeringUpdatesShareTheNextCommit: updates whose only effects
+// are records and acknowledgements wait up to the linger and go with the
+// next urgent batch (a launch) in one commit; on their own they go once
+// the linger has passed; an update with nothing to record is not held.
+func TestLoopLingeringUpdatesShareTheNextCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &journal{}
+		eng := &scriptedEngine{j: j, reply: func(_ time.Time, ev scheduler.Event) (scheduler.Output, error) {
+			switch ev := ev.(type) {
+			case scheduler.Tick:
+				return launchOutput(), nil
+			case scheduler.TaskUpdated:
+				if ev.Message == "nothing" {
+					return scheduler.Output{}, nil
+				}
+				return scheduler.Output{Persist: []scheduler.Record{scheduler.PutRun{}}}, nil
+			}
+			return scheduler.Output{}, nil
+		}}
+		events := make(chan scheduler.Event)
+		const linger = 20 * time.Millisecond
+		l := New(1, events, Deps{Engine: eng, Store: &fakeStore{j: j}, Mesos: &fakeMesos{j: j}, CommitLinger: linger})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go func() { _ = l.Run(ctx) }()
+		commits := func() (n []string) {
+			for _, line := range j.snapshot() {
+				if strings.HasPrefix(line, "commit") || strings.HasPrefix(line, "ack") {
+					n = append(n, line)
+				}
+			}
+			return n
+		}
+
+		events <- scheduler.TaskUpdated{TaskID: "t1", AckUUID: []byte{1}}
+		events <- scheduler.TaskUpdated{TaskID: "t2", AckUUID: []byte{1}}
+		time.Sleep(linger / 2)
+		synctest.Wait()
+		if got := commits(); len(got) != 0 {
+			t.Fatalf("within the linger: %q, want nothing committed or acknowledged yet", got)
+		}
+		if _, err := l.Do(ctx, scheduler.Tick{}); err != nil { // a launch: urgent
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got, want := commits(), []string{"commit epoch=1 records=3", "ack t1", "ack t2"}; !slices.Equal(got[:1], want[:1]) || len(got) != 3 {
+			t.Fatalf("after a launch: %q, want %q (acks in any order)", got, want)
+		}
+
+		before := len(commits())
+		start := time.Now()
+		events <- scheduler.TaskUpdated{TaskID: "t3", AckUUID: []byte{1}}
+		synctest.Wait()
+		if got := commits()[before:]; len(got) != 0 {
+			t.Fatalf("alone, before the linger passed: %q", got)
+		}
+		time.Sleep(linger)
+		synctest.Wait()
+		if got := commits()[before:]; !slices.Equal(got, []string{"commit epoch=1 records=1", "ack t3"}) {
+			t.Fatalf("alone, after the linger (%v): %q", time.Since(start), got)
+		}
+
+		before = len(commits())
+		events <- scheduler.TaskUpdated{TaskID: "t4", AckUUID: []byte{1}, Message: "nothing"}
+		synctest.Wait()
+		if got := commits()[before:]; !slices.Equal(got, []string{"ack t4"}) {
+			t.Fatalf("an update with nothing to record: %q, want its ack at once", got)
+		}
 	})
 }

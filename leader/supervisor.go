@@ -51,6 +51,8 @@ type SupervisorConfig struct {
 	Now       func() time.Time
 	// RetryDelay is the pause after a failed election or load; default 1 s.
 	RetryDelay time.Duration
+	// CommitLinger is Deps.CommitLinger for every term's loop.
+	CommitLinger time.Duration
 	// OnLeadership, when set, is told when a term starts leading and when
 	// it ends (for the event stream). It must not block.
 	OnLeadership func(epoch int64, leading bool)
@@ -199,6 +201,8 @@ func (s *Supervisor) lead(ctx context.Context, term Term) (err error) {
 		Metrics:   s.cfg.Metrics,
 		Logger:    s.logger,
 		Now:       s.cfg.Now,
+
+		CommitLinger: s.cfg.CommitLinger,
 	})
 	if err := loop.Start(termCtx, state); err != nil {
 		return fmt.Errorf("leader: start term: %w", err)
