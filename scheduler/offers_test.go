@@ -133,9 +133,12 @@ func TestOfferHoldBounds(t *testing.T) {
 					h.t.Fatalf("WakeAt %s, want the end of the hold %s", out.WakeAt, want)
 				}
 				end := h.at(slot.Add(100 * time.Millisecond))
-				return end.Decline, end
+				if len(end.Decline) != 0 {
+					h.t.Fatalf("declined %v at the end of the hold, want it returned", end.Decline)
+				}
+				return end.Return, end
 			},
-			wantDecline: []string{"o1"},
+			wantDecline: []string{"o1"}, // returned
 		},
 		{
 			name: "rescinded: neither launched on nor declined",
