@@ -21,6 +21,8 @@ type runJSON struct {
 		TaskID string `json:"taskId"`
 		State  string `json:"state"`
 		Host   string `json:"host"`
+		// LaunchedAt is when the engine placed the task on an offer.
+		LaunchedAt string `json:"launchedAt"`
 	} `json:"tasks"`
 	ScheduledFor string `json:"scheduledFor"`
 	StartedAt    string `json:"startedAt"`
