@@ -198,10 +198,6 @@ func (f *Framework) Kill(ctx context.Context, tasks []scheduler.TaskRef) error {
 // Decline declines offers with the refuse filter: Refuse while
 // offers are wanted, SuppressedRefuse while they are not.
 func (f *Framework) Decline(ctx context.Context, offerIDs []string) error {
-	return f.decline(ctx, offerIDs, f.refuse())
-}
-
-func (f *Framework) decline(ctx context.Context, offerIDs []string, refuse time.Duration) error {
 	if len(offerIDs) == 0 {
 		return nil
 	}
@@ -212,28 +208,11 @@ func (f *Framework) decline(ctx context.Context, offerIDs []string, refuse time.
 		delete(f.offers, id)
 	}
 	f.mu.Unlock()
-	if err := f.call(ctx, calls.Decline(ids...).With(calls.RefuseSeconds(refuse))); err != nil {
+	if err := f.call(ctx, calls.Decline(ids...).With(calls.RefuseSeconds(f.refuse()))); err != nil {
 		return fmt.Errorf("%w (decline %d offers)", err, len(ids))
 	}
 	f.m.offersDeclined.Add(float64(len(ids)))
 	return nil
-}
-
-// Return declines held offers whose hold ended unused. While offers are
-// wanted it sets no refuse filter: the master may offer the resources again
-// at its next allocation, and above all a filter on a large offer would
-// hold back every smaller offer of the agent (each finished task's freed
-// resources) for its duration, leaving due runs without an offer. Measured:
-// with the decline filter, runs at 100 a second stalled up to 1 s whenever
-// a held leftover expired. When offers are not wanted it is a Decline.
-func (f *Framework) Return(ctx context.Context, offerIDs []string) error {
-	f.mu.Lock()
-	wanted := f.interest == scheduler.OffersWanted
-	f.mu.Unlock()
-	if !wanted {
-		return f.Decline(ctx, offerIDs)
-	}
-	return f.decline(ctx, offerIDs, 0)
 }
 
 // SetOfferInterest sends SUPPRESS when offers stop being wanted and REVIVE

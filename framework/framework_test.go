@@ -639,38 +639,3 @@ func TestExecutorFetchedFromURI(t *testing.T) {
 		t.Errorf("executor fetched %d times, want 1", fetched)
 	}
 }
-
-// TestReturnedOfferComesBackAtOnce: while offers are wanted, an offer whose
-// hold ended goes back without a refuse filter, so the master offers its
-// resources again at once; a declined one is held back for the filter
-// (Refuse, here 100 ms) — the stall that Return avoids.
-func TestReturnedOfferComesBackAtOnce(t *testing.T) {
-	m := startMesos(t)
-	cfg := testFrameworkConfig(t, m.URL(), &idStore{})
-	cfg.Refuse = 3 * time.Second
-	h := startFramework(t, cfg)
-	h.subscribed()
-	ctx := context.Background()
-	if err := h.f.SetOfferInterest(ctx, scheduler.OffersWanted); err != nil {
-		t.Fatal(err)
-	}
-	o := h.offer()
-	start := time.Now()
-	if err := h.f.Return(ctx, []string{o.ID}); err != nil {
-		t.Fatal(err)
-	}
-	again := h.offer()
-	if waited := time.Since(start); waited > time.Second {
-		t.Fatalf("returned offer came back after %v, want at once", waited)
-	}
-	if err := h.f.Decline(ctx, []string{again.ID}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case ev := <-h.out:
-		if oa, ok := ev.(scheduler.OffersArrived); ok {
-			t.Fatalf("declined offer came back within its 3 s filter: %+v", oa)
-		}
-	case <-time.After(time.Second):
-	}
-}

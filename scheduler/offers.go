@@ -20,9 +20,8 @@ import (
 // So that Horae never sits on a cluster, what it keeps is bounded by demand:
 // offers are kept, oldest first, only until their cpus and memory cover the
 // work due within the window; the rest are declined as before. A kept offer
-// is returned (Output.Return: declined without a refuse filter while offers
-// are wanted) when OfferHold has passed since it arrived and it is still
-// unused, forgotten when the master rescinds it or when the subscription
+// is declined when OfferHold has passed since it arrived and it is still
+// unused, when the master rescinds it, and forgotten when the subscription
 // ends (offers do not outlive their subscription).
 
 // heldOffer is an offer kept for work due soon.
@@ -105,7 +104,7 @@ func (e *Engine) trimHeld() {
 	}
 	var have demand
 	e.declineHeld(func(h *heldOffer) bool {
-		if have.cpus >= need.cpus && have.mem >= need.mem {
+		if !h.until.After(e.now) || have.cpus >= need.cpus && have.mem >= need.mem {
 			return false
 		}
 		have.cpus += h.CPUs
@@ -114,19 +113,14 @@ func (e *Engine) trimHeld() {
 	})
 }
 
-// declineHeld answers the held offers that are past their hold (Return)
-// or that keep rejects (Decline), visiting them oldest first, and keeps
-// the rest in order.
+// declineHeld declines the held offers keep rejects, visiting them oldest
+// first, and keeps the rest in order.
 func (e *Engine) declineHeld(keep func(*heldOffer) bool) {
 	e.held = slices.DeleteFunc(e.held, func(h *heldOffer) bool {
-		switch {
-		case e.cfg.OfferHold > 0 && !h.until.After(e.now):
-			e.out.Return = append(e.out.Return, h.ID)
-		case !keep(h):
-			e.out.Decline = append(e.out.Decline, h.ID)
-		default:
+		if keep(h) {
 			return false
 		}
+		e.out.Decline = append(e.out.Decline, h.ID)
 		return true
 	})
 }
@@ -203,9 +197,9 @@ func instances(j *Job) int {
 	return j.Instances
 }
 
-// expireHeld returns held offers whose hold has passed (Tick).
+// expireHeld declines held offers whose hold has passed (Tick).
 func (e *Engine) expireHeld() {
-	e.declineHeld(func(*heldOffer) bool { return true })
+	e.declineHeld(func(h *heldOffer) bool { return h.until.After(e.now) })
 }
 
 // wakeAt is the next instant the engine wants a Tick: its earliest timer,

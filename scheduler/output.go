@@ -6,7 +6,7 @@ import "time"
 //
 //  1. Persist, atomically, fenced by the term's epoch. If it fails, nothing
 //     else of this Output may be done: the leader steps down.
-//  2. Launch, Kill, Decline, Return, Reconcile and the offer interest, only after
+//  2. Launch, Kill, Decline, Reconcile and the offer interest, only after
 //     Persist succeeded (a launch intent is durable before the launch).
 //  3. Notify (best effort, never blocking the loop).
 //  4. Re-arm the timer to WakeAt.
@@ -15,15 +15,9 @@ import "time"
 type Output struct {
 	Persist []Record
 
-	Launch  []Launch
-	Kill    []TaskRef
-	Decline []string // offer IDs
-	// Return are held offers whose hold ended unused. Unlike a Decline
-	// they go back without a refuse filter while offers are wanted: a
-	// filter on a large returned offer would also hold back every smaller
-	// offer of that agent (the freed resources of each finished task) for
-	// its duration, and the due runs with them.
-	Return    []string
+	Launch    []Launch
+	Kill      []TaskRef
+	Decline   []string  // offer IDs
 	Reconcile []TaskRef // explicit reconciliation; Implicit adds one empty RECONCILE
 	Implicit  bool
 	// Offers is the interest in offers after this step: revive when work is

@@ -68,18 +68,11 @@ func (s *sim) check(ev Event, out Output) {
 			s.held[o.ID] = s.h.now.Add(s.h.cfg.OfferHold)
 		}
 	}
-	answered := make([]string, 0, len(out.Launch)+len(out.Decline)+len(out.Return))
+	answered := make([]string, 0, len(out.Launch)+len(out.Decline))
 	for _, l := range out.Launch {
 		answered = append(answered, l.OfferID)
 	}
 	answered = append(answered, out.Decline...)
-	for _, id := range out.Return {
-		// Returned only once its hold is over.
-		if until, ok := s.held[id]; ok && until.After(s.h.now) {
-			s.t.Fatalf("%T returned offer %s before its hold ended at %s", ev, id, until)
-		}
-	}
-	answered = append(answered, out.Return...)
 	for _, id := range answered {
 		if _, ok := s.held[id]; !ok {
 			s.t.Fatalf("%T answered offer %s, which the engine did not hold (or answered it twice)", ev, id)

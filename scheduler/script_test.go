@@ -395,9 +395,6 @@ func printOutput(b *strings.Builder, h *harness, out Output) {
 	for _, k := range out.Kill {
 		fmt.Fprintf(b, "  kill %s\n", k.TaskID)
 	}
-	if len(out.Return) > 0 {
-		fmt.Fprintf(b, "  return %s\n", strings.Join(out.Return, " "))
-	}
 	if len(out.Decline) > 0 {
 		fmt.Fprintf(b, "  decline %s\n", strings.Join(out.Decline, " "))
 	}
