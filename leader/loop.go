@@ -30,9 +30,6 @@ type Mesos interface {
 	Launch(ctx context.Context, launches []scheduler.Launch) error
 	Kill(ctx context.Context, tasks []scheduler.TaskRef) error
 	Decline(ctx context.Context, offerIDs []string) error
-	// Return declines held offers whose hold ended, without a refuse
-	// filter while offers are wanted (scheduler.Output.Return).
-	Return(ctx context.Context, offerIDs []string) error
 	Reconcile(ctx context.Context, tasks []scheduler.TaskRef, implicit bool) error
 	SetOfferInterest(ctx context.Context, want scheduler.OfferInterest) error
 	Acknowledge(ctx context.Context, u scheduler.TaskUpdated) error
@@ -505,7 +502,6 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 	into.Launch = append(into.Launch, out.Launch...)
 	into.Kill = append(into.Kill, out.Kill...)
 	into.Decline = append(into.Decline, out.Decline...)
-	into.Return = append(into.Return, out.Return...)
 	into.Reconcile = append(into.Reconcile, out.Reconcile...)
 	into.Implicit = into.Implicit || out.Implicit
 	if out.Offers != scheduler.OffersUnchanged {
@@ -515,7 +511,7 @@ func merge(into *scheduler.Output, out scheduler.Output) {
 }
 
 func hasActions(out scheduler.Output, acks []scheduler.TaskUpdated) bool {
-	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 || len(out.Return) > 0 ||
+	return len(acks) > 0 || len(out.Launch) > 0 || len(out.Kill) > 0 || len(out.Decline) > 0 ||
 		len(out.Reconcile) > 0 || out.Implicit || out.Offers != scheduler.OffersUnchanged
 }
 
@@ -554,11 +550,6 @@ func (l *Loop) carryOut(ctx context.Context, now time.Time, out scheduler.Output
 	if len(out.Decline) > 0 {
 		if err := m.Decline(ctx, out.Decline); err != nil {
 			l.logger.Warn("decline offers", "offers", len(out.Decline), "err", err)
-		}
-	}
-	if len(out.Return) > 0 {
-		if err := m.Return(ctx, out.Return); err != nil {
-			l.logger.Warn("return offers", "offers", len(out.Return), "err", err)
 		}
 	}
 	if len(out.Reconcile) > 0 || out.Implicit {

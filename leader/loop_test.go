@@ -67,10 +67,6 @@ func (m *fakeMesos) Decline(_ context.Context, ids []string) error {
 	m.j.add("decline %v", ids)
 	return nil
 }
-func (m *fakeMesos) Return(_ context.Context, ids []string) error {
-	m.j.add("return %v", ids)
-	return nil
-}
 func (m *fakeMesos) Reconcile(_ context.Context, t []scheduler.TaskRef, implicit bool) error {
 	m.j.add("reconcile %d implicit=%v", len(t), implicit)
 	return nil

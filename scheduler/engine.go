@@ -285,7 +285,6 @@ func sortTaskRefs(s []TaskRef) {
 
 // tick fires every timer due at now.
 func (e *Engine) tick() {
-	e.expireHeld()
 	for {
 		t, ok := e.timers.popDue(e.now)
 		if !ok {

@@ -20,9 +20,12 @@ import (
 // So that Horae never sits on a cluster, what it keeps is bounded by demand:
 // offers are kept, oldest first, only until their cpus and memory cover the
 // work due within the window; the rest are declined as before. A kept offer
-// is declined when OfferHold has passed since it arrived and it is still
-// unused, when the master rescinds it, and forgotten when the subscription
-// ends (offers do not outlive their subscription).
+// still unused when OfferHold has passed since it arrived is declined,
+// unless the work due within the next window needs it and its smallest task
+// would fit in it: then it is kept for another hold (a decline's refuse
+// filter would hold back the agent's smaller offers too). It is forgotten
+// when the master rescinds it or when the subscription ends (offers do not
+// outlive their subscription).
 
 // heldOffer is an offer kept for work due soon.
 type heldOffer struct {
@@ -30,8 +33,15 @@ type heldOffer struct {
 	until time.Time // declined then if still unused
 }
 
-// demand is what work due within the hold window needs.
-type demand struct{ cpus, mem float64 }
+// demand is what work due within the hold window needs: in all, and the
+// least any one of its tasks needs (zero when there is none).
+type demand struct{ cpus, mem, minCPUs, minMem float64 }
+
+// fitsOne reports whether an offer of cpus and mem is at least as large as
+// the smallest imminent task in both dimensions.
+func (d demand) fitsOne(cpus, mem float64) bool {
+	return (d.minCPUs > 0 || d.minMem > 0) && cpus >= d.minCPUs && mem >= d.minMem
+}
 
 // maxDemandVisits bounds the timers looked at to estimate demand: the
 // estimate only decides how many offers to keep, and a cluster-sized window
@@ -92,8 +102,9 @@ func (e *Engine) settleOffers() {
 	e.trimHeld()
 }
 
-// trimHeld declines held offers that are past their hold or beyond what
-// imminent work needs.
+// trimHeld declines held offers beyond what imminent work needs, and those
+// past their hold unless that work still needs them (then their hold is
+// renewed). It runs at the end of every Step, Ticks included.
 func (e *Engine) trimHeld() {
 	if len(e.held) == 0 {
 		return
@@ -104,8 +115,21 @@ func (e *Engine) trimHeld() {
 	}
 	var have demand
 	e.declineHeld(func(h *heldOffer) bool {
-		if !h.until.After(e.now) || have.cpus >= need.cpus && have.mem >= need.mem {
+		if have.cpus >= need.cpus && have.mem >= need.mem {
 			return false
+		}
+		if !h.until.After(e.now) {
+			// Its hold is over, unused. While imminent work still needs
+			// it and could run on it, it is kept for another hold rather
+			// than declined: a decline sets a refuse filter, and a filter
+			// on a large offer (typically what an ACCEPT left over) holds
+			// back every smaller offer of the agent, each finished task's
+			// freed resources among them, for the filter's duration. At
+			// 100 runs/s that stalled due runs for up to a second.
+			if !need.fitsOne(h.CPUs, h.Mem) {
+				return false
+			}
+			h.until = e.now.Add(e.cfg.OfferHold)
 		}
 		have.cpus += h.CPUs
 		have.mem += h.Mem
@@ -186,8 +210,18 @@ func (e *Engine) walkImminent(until time.Time, first bool) demand {
 }
 
 func (e *Engine) addDemand(d *demand, j *Job, n int) {
-	d.cpus += float64(n) * (j.CPUs + e.cfg.ExecutorCPUs)
-	d.mem += float64(n) * (j.Mem + e.cfg.ExecutorMem)
+	if n <= 0 {
+		return
+	}
+	cpus, mem := j.CPUs+e.cfg.ExecutorCPUs, j.Mem+e.cfg.ExecutorMem
+	d.cpus += float64(n) * cpus
+	d.mem += float64(n) * mem
+	if d.minCPUs == 0 || cpus < d.minCPUs {
+		d.minCPUs = cpus
+	}
+	if d.minMem == 0 || mem < d.minMem {
+		d.minMem = mem
+	}
 }
 
 func instances(j *Job) int {
@@ -195,11 +229,6 @@ func instances(j *Job) int {
 		return 1
 	}
 	return j.Instances
-}
-
-// expireHeld declines held offers whose hold has passed (Tick).
-func (e *Engine) expireHeld() {
-	e.declineHeld(func(h *heldOffer) bool { return h.until.After(e.now) })
 }
 
 // wakeAt is the next instant the engine wants a Tick: its earliest timer,

@@ -216,3 +216,43 @@ func TestImminentDemandPrunes(t *testing.T) {
 		t.Errorf("nothing due by 00:00:30, demand %.2f cpus", d.cpus)
 	}
 }
+
+// TestOfferHoldRenewedWhileNeeded: an offer still unused when its hold ends
+// is kept for another hold while work due within it needs it and would fit
+// in it, not declined (a decline's refuse filter would also hold back the
+// agent's smaller offers); otherwise it is declined.
+func TestOfferHoldRenewedWhileNeeded(t *testing.T) {
+	slot := t0.Add(time.Minute)
+	tests := []struct {
+		name        string
+		cpus        float64
+		at          time.Time // when the hold ends and the Tick comes
+		wantDecline bool
+	}{
+		{name: "work due within the next hold: renewed", cpus: 1, at: slot.Add(-300 * time.Millisecond)},
+		{name: "nothing due within the next hold: declined", cpus: 1, at: slot.Add(-3 * time.Second), wantDecline: true},
+		{name: "too small for the work due: declined", cpus: 0.01, at: slot.Add(-300 * time.Millisecond), wantDecline: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHoldHarness(t, time.Second)
+			h.put(sched("a", everyMin))
+			// Held since a hold ago, unused (as a leftover that a newer
+			// offer was preferred to).
+			h.e.held = append(h.e.held, &heldOffer{Offer: Offer{ID: "o1", AgentID: "agent-h", Hostname: "h", CPUs: tc.cpus, Mem: 1024, Disk: 1024}, until: tc.at})
+			out := h.at(tc.at)
+			if got := slices.Equal(out.Decline, []string{"o1"}); got != tc.wantDecline {
+				t.Fatalf("declined %v at the end of the hold, want declined=%v", out.Decline, tc.wantDecline)
+			}
+			if tc.wantDecline {
+				return
+			}
+			if got := h.e.held[0].until; !got.Equal(tc.at.Add(time.Second)) {
+				t.Fatalf("hold renewed until %s, want %s", got, tc.at.Add(time.Second))
+			}
+			if out := h.at(slot); len(out.Launch) != 1 || out.Launch[0].OfferID != "o1" {
+				t.Fatalf("at the slot: launch %+v, want a on o1", out.Launch)
+			}
+		})
+	}
+}
