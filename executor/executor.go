@@ -675,7 +675,9 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 	t.runner = r
 	s.guard.add(r.p.pgid)
 	s.log.Info("task started", "task", id, "job", spec.Job, "run", spec.Run, "pid", r.p.pgid)
-	s.status(ctx, ti.TaskID, mesos.TASK_RUNNING, nil, "", runningData(hostDir))
+	// Stamped with the moment the command was exec'd, not with now: the
+	// scheduler reports it as the run's start.
+	s.statusAt(ctx, r.p.running, ti.TaskID, mesos.TASK_RUNNING, nil, "", runningData(hostDir))
 	go func() {
 		<-r.done
 		select {
@@ -848,18 +850,28 @@ func (s *state) sendTerminal(ctx context.Context, t *task, f final) {
 
 // status produces an update: kept until acknowledged, sent now if possible.
 func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
-	s.queue(id, st, reason, msg, data)
+	s.statusAt(ctx, time.Now(), id, st, reason, msg, data)
+}
+
+// statusAt is status with the update's timestamp given.
+func (s *state) statusAt(ctx context.Context, at time.Time, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
+	s.queueAt(at, id, st, reason, msg, data)
 	s.flush(ctx)
 }
 
 // queue produces an update and keeps it until acknowledged, without
 // sending it yet.
 func (s *state) queue(id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
+	s.queueAt(time.Now(), id, st, reason, msg, data)
+}
+
+// queueAt is queue with the update's timestamp given.
+func (s *state) queueAt(at time.Time, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
 	uuid := make([]byte, 16)
 	_, _ = rand.Read(uuid)
 	uuid[6] = (uuid[6] & 0x0f) | 0x40 // version 4
 	uuid[8] = (uuid[8] & 0x3f) | 0x80 // RFC 4122 variant
-	now := float64(time.Now().UnixMicro()) / 1e6
+	now := float64(at.UnixMicro()) / 1e6
 	execID := s.execInfo.ExecutorID
 	status := mesos.TaskStatus{
 		TaskID:     id,

@@ -42,6 +42,12 @@ func newCappedFile(path string, limit int64, tail int) (*cappedFile, error) {
 	return &cappedFile{path: path, limit: limit, f: f, tail: make([]byte, tail)}, nil
 }
 
+// tailOnly is a cappedFile whose file could not be created: it keeps the
+// stream's tail and reports err when closed.
+func tailOnly(path string, tail int, err error) *cappedFile {
+	return &cappedFile{path: path, tail: make([]byte, tail), err: err}
+}
+
 // Write never fails towards the task: a disk error is remembered (Err) and
 // the rest of the stream is only kept in the tail, so a full disk cannot
 // block or kill the task through SIGPIPE.
@@ -142,5 +148,8 @@ func (c *cappedFile) Total() int64 {
 func (c *cappedFile) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.f == nil {
+		return c.err
+	}
 	return errors.Join(c.err, c.f.Close())
 }

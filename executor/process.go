@@ -40,7 +40,8 @@ type procSpec struct {
 type proc struct {
 	cmd     *exec.Cmd
 	pgid    int
-	started time.Time
+	started time.Time // just before the fork
+	running time.Time // when the command had been exec'd: its start
 	stdout  *cappedFile
 	stderr  *cappedFile
 	rOut    *os.File
@@ -156,33 +157,19 @@ func startProc(ps procSpec) (*proc, error) {
 		}
 		prog = p
 	}
-	if err := os.MkdirAll(ps.OutputDir, 0o755); err != nil {
-		return nil, &startError{Message: fmt.Sprintf("create output directory %s: %v", ps.OutputDir, err), Err: err}
-	}
-	if ps.Cred != nil {
-		// The task writes nothing there itself, but may list or read it.
-		if err := os.Chown(ps.OutputDir, int(ps.Cred.Uid), int(ps.Cred.Gid)); err != nil {
-			return nil, &startError{Message: fmt.Sprintf("chown output directory %s: %v", ps.OutputDir, err), Err: err}
-		}
-	}
+	// The command writes into pipes; the files they are copied to are
+	// made after the fork, so that their directory and two file creations
+	// (a millisecond of file system work on a busy agent) are not between
+	// the launch and the command's start. Until the copying starts the
+	// pipes buffer what the command writes.
 	p := &proc{exited: make(chan struct{})}
-	var err error
-	if p.stdout, err = newCappedFile(filepath.Join(ps.OutputDir, "stdout"), ps.OutputLimit, ps.TailBytes); err != nil {
-		return nil, &startError{Message: err.Error(), Err: err}
-	}
-	if p.stderr, err = newCappedFile(filepath.Join(ps.OutputDir, "stderr"), ps.OutputLimit, ps.TailBytes); err != nil {
-		_ = p.stdout.Close()
-		return nil, &startError{Message: err.Error(), Err: err}
-	}
 	rOut, wOut, err := os.Pipe()
 	if err != nil {
-		p.closeFiles()
 		return nil, &startError{Message: "create stdout pipe: " + err.Error(), Err: err}
 	}
 	rErr, wErr, err := os.Pipe()
 	if err != nil {
 		_, _ = rOut.Close(), wOut.Close()
-		p.closeFiles()
 		return nil, &startError{Message: "create stderr pipe: " + err.Error(), Err: err}
 	}
 	p.rOut, p.rErr = rOut, rErr
@@ -201,10 +188,10 @@ func startProc(ps procSpec) (*proc, error) {
 	}
 	p.started = time.Now()
 	err = cmd.Start()
+	p.running = time.Now()
 	_, _ = wOut.Close(), wErr.Close()
 	if err != nil {
 		_, _ = rOut.Close(), rErr.Close()
-		p.closeFiles()
 		msg := fmt.Sprintf("cannot start %s: %v", prog, unwrapPathError(err))
 		if ps.Cred != nil {
 			msg = fmt.Sprintf("cannot start %s as uid %d in %s: %v", prog, ps.Cred.Uid, ps.WorkDir, unwrapPathError(err))
@@ -218,11 +205,41 @@ func startProc(ps procSpec) (*proc, error) {
 		return nil, &startError{Message: msg, Err: err}
 	}
 	p.cmd, p.pgid = cmd, cmd.Process.Pid
+	p.stdout, p.stderr = outputFiles(ps)
 	p.copies.Add(2)
 	go p.copy(p.stdout, rOut)
 	go p.copy(p.stderr, rErr)
 	go p.wait()
 	return p, nil
+}
+
+// outputFiles creates the task's output directory and its stdout and
+// stderr files. The task is already running, so a failure does not stop
+// it: the streams are then kept in their tails only, and the terminal
+// status says that the output is incomplete (outcome.OutputErr), as for a
+// disk that fills up while the task runs.
+func outputFiles(ps procSpec) (stdout, stderr *cappedFile) {
+	err := os.MkdirAll(ps.OutputDir, 0o755)
+	if err != nil {
+		err = fmt.Errorf("output: create directory %s: %w", ps.OutputDir, err)
+	} else if ps.Cred != nil {
+		// The task writes nothing there itself, but may list or read it.
+		if cerr := os.Chown(ps.OutputDir, int(ps.Cred.Uid), int(ps.Cred.Gid)); cerr != nil {
+			err = fmt.Errorf("output: chown directory %s: %w", ps.OutputDir, cerr)
+		}
+	}
+	open := func(name string) *cappedFile {
+		path := filepath.Join(ps.OutputDir, name)
+		if err != nil {
+			return tailOnly(path, ps.TailBytes, err)
+		}
+		c, cerr := newCappedFile(path, ps.OutputLimit, ps.TailBytes)
+		if cerr != nil {
+			return tailOnly(path, ps.TailBytes, cerr)
+		}
+		return c
+	}
+	return open("stdout"), open("stderr")
 }
 
 func unwrapPathError(err error) error {
@@ -236,15 +253,6 @@ func unwrapPathError(err error) error {
 func (p *proc) copy(dst *cappedFile, src *os.File) {
 	defer p.copies.Done()
 	_, _ = io.Copy(dst, src) // ends at EOF or when wait closes src
-}
-
-func (p *proc) closeFiles() {
-	if p.stdout != nil {
-		_ = p.stdout.Close()
-	}
-	if p.stderr != nil {
-		_ = p.stderr.Close()
-	}
 }
 
 // wait reaps the process, kills what is left of its group, finishes the

@@ -408,6 +408,30 @@ func TestHugeOutputCapped(t *testing.T) {
 	}
 }
 
+// TestOutputDirectoryUnwritable: the output files are made after the
+// fork, so a directory that cannot be created no longer stops the task:
+// it runs, its output is kept in the tails, and its terminal status says
+// that the output is incomplete.
+func TestOutputDirectoryUnwritable(t *testing.T) {
+	t.Parallel()
+	ps := procSpecFor(t, taskspec.Spec{Shell: true, Command: "echo out; echo err >&2"}, 1<<20)
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ps.OutputDir = filepath.Join(blocker, "task") // a path under a regular file
+	f := runToEnd(t, ps, 0, 0, 0)
+	if f.State != mesos.TASK_FINISHED {
+		t.Fatalf("state %v: %s", f.State, f.Message)
+	}
+	if f.Result.StdoutTail != "out\n" || f.Result.StderrTail != "err\n" {
+		t.Errorf("tails %q / %q, want the output kept", f.Result.StdoutTail, f.Result.StderrTail)
+	}
+	if !strings.Contains(f.Message, "output incomplete: output: create directory "+ps.OutputDir) {
+		t.Errorf("message %q does not say the output directory could not be made", f.Message)
+	}
+}
+
 func TestRunAsUser(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
