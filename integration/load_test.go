@@ -28,7 +28,7 @@ import (
 // throughput table of docs/benchmarks.md:
 //
 //	BenchmarkLoad/rate=<r>/bare 1 <ms> p50-ms <ms> p99-ms <ms> max-ms <n> due-runs <n> started-runs <s> seconds
-//	BenchmarkLoad/rate=<r>/horae 1 <ms> p50-ms ... <n> succeeded-runs <n> failed-runs <n> skipped-runs <n> unfinished-runs <MiB> peak-rss-MiB <s> seconds
+//	BenchmarkLoad/rate=<r>/horae 1 <ms> p50-ms ... <ms> placed-p99-ms <ms> launch-p99-ms ... <n> succeeded-runs <n> failed-runs <n> skipped-runs <n> unfinished-runs <MiB> peak-rss-MiB <s> seconds
 func TestLoad(t *testing.T) {
 	if os.Getenv("HORAE_LOAD") != "1" {
 		t.Skip("load measurement: set HORAE_LOAD=1")
@@ -132,8 +132,9 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	// fmt, not t.Log: t.Log lines are indented and prefixed in `go test -v`.
-	fmt.Printf("BenchmarkLoad/rate=%d/horae 1 %.1f p50-ms %.1f p99-ms %.1f max-ms %d due-runs %d succeeded-runs %d failed-runs %d skipped-runs %d unfinished-runs %.1f peak-rss-MiB %d seconds\n",
-		rate, ms(q(0.50)), ms(q(0.99)), ms(q(1)), rate*seconds, states["succeeded"], states["failed"], states["skipped"], unfinished, float64(peak)/1024, seconds)
+	fmt.Printf("BenchmarkLoad/rate=%d/horae 1 %.1f p50-ms %.1f p99-ms %.1f max-ms %.2f placed-p50-ms %.1f placed-p99-ms %.1f launch-p50-ms %.1f launch-p99-ms %d due-runs %d succeeded-runs %d failed-runs %d skipped-runs %d unfinished-runs %.1f peak-rss-MiB %d seconds\n",
+		rate, ms(q(0.50)), ms(q(0.99)), ms(q(1)), ms(quantile(placed, 0.5)), ms(quantile(placed, 0.99)), ms(quantile(launchPath, 0.5)), ms(quantile(launchPath, 0.99)),
+		rate*seconds, states["succeeded"], states["failed"], states["skipped"], unfinished, float64(peak)/1024, seconds)
 }
 
 // quantile sorts ds and returns its p-quantile (0 for none).
