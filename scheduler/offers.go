@@ -30,7 +30,7 @@ import (
 // heldOffer is an offer kept for work due soon.
 type heldOffer struct {
 	Offer
-	until time.Time // declined then if still unused
+	until time.Time // declined then if still unused, unless renewed (trimHeld)
 }
 
 // demand is what work due within the hold window needs: in all, and the
