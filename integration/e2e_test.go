@@ -131,3 +131,34 @@ func TestOneMachineEndToEnd(t *testing.T) {
 		checkMetrics(t, h.URL)
 	})
 }
+
+// TestRelativeDataDir runs a shell job with a relative --data-dir, as
+// `make run` starts Horae (data in ./horae-data): the built-in Mesos must
+// hand executors absolute sandbox paths, since an executor starts in its
+// sandbox. With relative ones every task failed ("shell not found": its
+// working directory did not exist from there).
+func TestRelativeDataDir(t *testing.T) {
+	dir := t.TempDir()
+	h := serveLocalIn(t, dir, "horae-data")
+	job := map[string]any{"name": "rel", "command": "echo from $PWD", "schedule": "R0//PT1H", "retries": 0, "cpus": 0.1, "mem": 32, "disk": 16}
+	if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs", job, nil); code != http.StatusCreated {
+		t.Fatalf("create job: %d %s", code, body)
+	}
+	var run runJSON
+	if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs/rel/runs", map[string]any{}, &run); code != http.StatusAccepted {
+		t.Fatalf("run job: %d %s", code, body)
+	}
+	waitFor(t, 30*time.Second, "the run to end", func() (bool, string) {
+		var r runJSON
+		call(t, http.MethodGet, h.URL+"/api/v1/runs/"+url.PathEscape(run.ID), nil, &r)
+		run = r
+		return r.State == "succeeded" || r.State == "failed", r.State + " " + r.Reason
+	})
+	if run.State != "succeeded" {
+		t.Fatalf("run %s: %s", run.State, run.Reason)
+	}
+	code, body := call(t, http.MethodGet, h.URL+"/api/v1/runs/"+url.PathEscape(run.ID)+"/log?stream=stdout", nil, nil)
+	if want := "from " + dir + "/horae-data/mesos/slaves/"; code != http.StatusOK || !strings.Contains(body, want) {
+		t.Fatalf("run log: %d %q, want the output, run in the sandbox under %s", code, body, want)
+	}
+}

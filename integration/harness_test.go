@@ -84,8 +84,15 @@ func (b *syncBuffer) String() string {
 // startHorae runs `horae <args...>` until the test ends.
 func startHorae(t testing.TB, name string, args ...string) *proc {
 	t.Helper()
+	return startHoraeIn(t, "", name, args...)
+}
+
+// startHoraeIn is startHorae with the process's working directory set.
+func startHoraeIn(t testing.TB, dir, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(horaeBin, args...)
+	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	// Own process group, so a kill reaches the executors it started too.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -132,9 +139,16 @@ func tail(s string, n int) string {
 // Mesos, API on a free port.
 func serveLocal(t testing.TB, extra ...string) *proc {
 	t.Helper()
+	return serveLocalIn(t, "", t.TempDir(), extra...)
+}
+
+// serveLocalIn is serveLocal run in the working directory dir, with its
+// data in dataDir (relative to dir when not absolute).
+func serveLocalIn(t testing.TB, dir, dataDir string, extra ...string) *proc {
+	t.Helper()
 	addr := freeAddr(t)
-	args := append([]string{"serve", "--listen", addr, "--data-dir", t.TempDir(), "--local-heartbeat", "500ms", "--log-level", "debug"}, extra...)
-	p := startHorae(t, "horae serve", args...)
+	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--local-heartbeat", "500ms", "--log-level", "debug"}, extra...)
+	p := startHoraeIn(t, dir, "horae serve", args...)
 	p.URL = "http://" + addr
 	waitFor(t, 30*time.Second, "horae serve to lead", func() (bool, string) {
 		select {

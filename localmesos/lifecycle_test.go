@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,5 +249,24 @@ func TestExecutorFailures(t *testing.T) {
 			}
 			c.ack(again)
 		})
+	}
+}
+
+// TestRelativeWorkDirGivesAbsoluteSandboxes: a relative work directory (as
+// `horae serve`'s default --data-dir makes) becomes absolute, so that an
+// executor, which starts in its sandbox, does not resolve its sandbox path
+// from there (its tasks then failed with "shell not found": their working
+// directory did not exist).
+func TestRelativeWorkDirGivesAbsoluteSandboxes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	cfg := testConfig(t)
+	cfg.WorkDir = filepath.Join("data", "mesos")
+	m, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "data", "mesos"); m.WorkDir() != want {
+		t.Fatalf("work dir %q, want %q", m.WorkDir(), want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -132,6 +133,14 @@ func New(cfg Config, logger *slog.Logger) (*Mesos, error) {
 	} else if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("localmesos: create work dir %s: %w", cfg.WorkDir, err)
 	}
+	// Sandbox paths go to executors (MESOS_DIRECTORY, MESOS_SANDBOX) and
+	// frameworks (task directories), which resolve them from their own
+	// working directories: absolute, as a real agent's always are.
+	abs, err := filepath.Abs(cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("localmesos: work dir %s: %w", cfg.WorkDir, err)
+	}
+	cfg.WorkDir = abs
 	if cfg.CPUs == 0 {
 		cfg.CPUs = float64(runtime.NumCPU())
 	}
