@@ -82,23 +82,13 @@ func TestOneMachineEndToEnd(t *testing.T) {
 	})
 
 	t.Run("manual run of a failing job fails with its exit code", func(t *testing.T) {
-		job := map[string]any{
+		run := runToEnd(t, h.URL, map[string]any{
 			"name": "fails", "command": "echo broken >&2; exit 3",
 			"schedule": "R0//PT1H", "retries": 0, "cpus": 0.1, "mem": 32, "disk": 16,
-		}
-		if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs", job, nil); code != http.StatusCreated {
-			t.Fatalf("create job: %d %s", code, body)
-		}
-		var run runJSON
-		if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs/fails/runs", map[string]any{}, &run); code != http.StatusAccepted {
-			t.Fatalf("run job: %d %s", code, body)
-		}
-		waitFor(t, 30*time.Second, "the failing run to end", func() (bool, string) {
-			var r runJSON
-			call(t, http.MethodGet, h.URL+"/api/v1/runs/"+url.PathEscape(run.ID), nil, &r)
-			run = r
-			return r.State == "failed", r.State
 		})
+		if run.State != "failed" {
+			t.Fatalf("run %s, want failed", run.State)
+		}
 		if run.ExitCode == nil || *run.ExitCode != 3 {
 			t.Fatalf("failed run exit code %v, want 3", run.ExitCode)
 		}
@@ -140,20 +130,7 @@ func TestOneMachineEndToEnd(t *testing.T) {
 func TestRelativeDataDir(t *testing.T) {
 	dir := t.TempDir()
 	h := serveLocalIn(t, dir, "horae-data")
-	job := map[string]any{"name": "rel", "command": "echo from $PWD", "schedule": "R0//PT1H", "retries": 0, "cpus": 0.1, "mem": 32, "disk": 16}
-	if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs", job, nil); code != http.StatusCreated {
-		t.Fatalf("create job: %d %s", code, body)
-	}
-	var run runJSON
-	if code, body := call(t, http.MethodPost, h.URL+"/api/v1/jobs/rel/runs", map[string]any{}, &run); code != http.StatusAccepted {
-		t.Fatalf("run job: %d %s", code, body)
-	}
-	waitFor(t, 30*time.Second, "the run to end", func() (bool, string) {
-		var r runJSON
-		call(t, http.MethodGet, h.URL+"/api/v1/runs/"+url.PathEscape(run.ID), nil, &r)
-		run = r
-		return r.State == "succeeded" || r.State == "failed", r.State + " " + r.Reason
-	})
+	run := runToEnd(t, h.URL, map[string]any{"name": "rel", "command": "echo from $PWD", "schedule": "R0//PT1H", "retries": 0, "cpus": 0.1, "mem": 32, "disk": 16})
 	if run.State != "succeeded" {
 		t.Fatalf("run %s: %s", run.State, run.Reason)
 	}
@@ -161,4 +138,24 @@ func TestRelativeDataDir(t *testing.T) {
 	if want := "from " + dir + "/horae-data/mesos/slaves/"; code != http.StatusOK || !strings.Contains(body, want) {
 		t.Fatalf("run log: %d %q, want the output, run in the sandbox under %s", code, body, want)
 	}
+}
+
+// runToEnd creates job, starts a run of it by hand and waits until the run
+// has succeeded or failed.
+func runToEnd(t *testing.T, base string, job map[string]any) runJSON {
+	t.Helper()
+	if code, body := call(t, http.MethodPost, base+"/api/v1/jobs", job, nil); code != http.StatusCreated {
+		t.Fatalf("create job: %d %s", code, body)
+	}
+	var run runJSON
+	if code, body := call(t, http.MethodPost, base+"/api/v1/jobs/"+job["name"].(string)+"/runs", map[string]any{}, &run); code != http.StatusAccepted {
+		t.Fatalf("run job: %d %s", code, body)
+	}
+	waitFor(t, 30*time.Second, "the run of "+job["name"].(string)+" to end", func() (bool, string) {
+		var r runJSON
+		call(t, http.MethodGet, base+"/api/v1/runs/"+url.PathEscape(run.ID), nil, &r)
+		run = r
+		return r.State == "succeeded" || r.State == "failed", r.State + " " + r.Reason
+	})
+	return run
 }
