@@ -677,7 +677,8 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 	s.log.Info("task started", "task", id, "job", spec.Job, "run", spec.Run, "pid", r.p.pgid)
 	// Stamped with the moment the command was exec'd, not with now: the
 	// scheduler reports it as the run's start.
-	s.statusAt(ctx, r.p.running, ti.TaskID, mesos.TASK_RUNNING, nil, "", runningData(hostDir))
+	s.queueAt(r.p.running, ti.TaskID, mesos.TASK_RUNNING, nil, "", runningData(hostDir))
+	s.flush(ctx)
 	go func() {
 		<-r.done
 		select {
@@ -850,12 +851,7 @@ func (s *state) sendTerminal(ctx context.Context, t *task, f final) {
 
 // status produces an update: kept until acknowledged, sent now if possible.
 func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
-	s.statusAt(ctx, time.Now(), id, st, reason, msg, data)
-}
-
-// statusAt is status with the update's timestamp given.
-func (s *state) statusAt(ctx context.Context, at time.Time, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
-	s.queueAt(at, id, st, reason, msg, data)
+	s.queue(id, st, reason, msg, data)
 	s.flush(ctx)
 }
 
