@@ -149,7 +149,24 @@ type task struct {
 	grace    time.Duration
 	terminal bool   // its terminal update was produced
 	dir      string // its output directory as the executor writes it; "" if none
+	held     *held  // set while the task waits for its spec's StartAt
 }
+
+// held is a task launched ahead of its start time (taskspec StartAt):
+// everything needed to start it when its timer fires.
+type held struct {
+	ps         procSpec
+	maxRuntime time.Duration
+	hostDir    string
+	until      time.Time
+	timer      *time.Timer
+}
+
+// maxStartHold bounds how long a task is held for its StartAt: the
+// scheduler launches at most about a second ahead, so a longer wait means
+// clocks disagree, and the task then starts at this bound rather than as
+// late as the skew says.
+const maxStartHold = 10 * time.Second
 
 // pending is an update not yet acknowledged by the agent.
 type pending struct {
@@ -190,8 +207,9 @@ type state struct {
 	shutdown      bool
 	shutdownUntil time.Time
 
-	done chan string   // task id of a runner that finished
-	quit chan struct{} // closed when Run returns
+	done   chan string   // task id of a runner that finished
+	starts chan string   // task id of a held task whose start time came
+	quit   chan struct{} // closed when Run returns
 }
 
 // Run runs the executor until its tasks are done and acknowledged, the
@@ -217,6 +235,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		tasks:        map[string]*task{},
 		unackedTasks: map[string]bool{},
 		done:         make(chan string),
+		starts:       make(chan string),
 		quit:         make(chan struct{}),
 		agentHost:    hostname(),
 		kept:         retention{max: cfg.RetainTasks, ttl: cfg.RetainFor},
@@ -423,6 +442,9 @@ func (s *state) run(ctx context.Context) error {
 		case id := <-s.done:
 			s.finish(ctx, id)
 
+		case id := <-s.starts:
+			s.startHeld(ctx, id)
+
 		case <-retry:
 			retry = nil
 			connect()
@@ -516,14 +538,14 @@ func (s *state) handle(ctx context.Context, ev *mesosexec.Event) bool {
 		}
 	case mesosexec.Event_KILL:
 		k := ev.GetKill()
-		s.kill(k.TaskID.Value, k.GetKillPolicy())
+		s.kill(ctx, k.TaskID.Value, k.GetKillPolicy())
 	case mesosexec.Event_ACKNOWLEDGED:
 		a := ev.GetAcknowledged()
 		s.acknowledged(a.TaskID.Value, a.UUID)
 	case mesosexec.Event_MESSAGE:
 		s.log.Info("message from the scheduler ignored", "bytes", len(ev.GetMessage().Data))
 	case mesosexec.Event_SHUTDOWN:
-		s.startShutdown()
+		s.startShutdown(ctx)
 	case mesosexec.Event_ERROR:
 		s.log.Warn("error event from the agent; subscribing again", "err", ev.GetError().Message)
 		return true
@@ -645,6 +667,11 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 		s.reject(ctx, ti, "invalid task spec in TaskInfo.data: "+err.Error(), mesos.REASON_TASK_INVALID.Enum())
 		return
 	}
+	startAt, err := spec.StartTime()
+	if err != nil {
+		s.reject(ctx, ti, "invalid task spec in TaskInfo.data: "+err.Error(), mesos.REASON_TASK_INVALID.Enum())
+		return
+	}
 	cred, u, err := credential(spec.User)
 	if err != nil {
 		s.reject(ctx, ti, err.Error(), nil)
@@ -657,7 +684,7 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 	// TASK_STARTING is produced now but sent after the fork, so that the
 	// round trip to the agent does not delay the command.
 	s.queue(ti.TaskID, mesos.TASK_STARTING, nil, "", nil)
-	r, err := startRunner(procSpec{
+	ps := procSpec{
 		TaskID:      id,
 		Spec:        spec,
 		OutputDir:   outDir,
@@ -666,7 +693,40 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 		OutputLimit: limit,
 		TailBytes:   s.cfg.TailBytes,
 		Cred:        cred,
-	}, maxRuntime, t.grace, hostDir)
+	}
+	if wait := min(time.Until(startAt), maxStartHold); wait > 0 {
+		// Launched ahead of its start time: TASK_STARTING goes now, while
+		// there is time, and the command starts when the timer fires.
+		t.held = &held{ps: ps, maxRuntime: maxRuntime, hostDir: hostDir, until: startAt,
+			timer: time.AfterFunc(wait, func() {
+				select {
+				case s.starts <- id:
+				case <-s.quit:
+				}
+			})}
+		s.log.Debug("task held until its start time", "task", id, "startAt", startAt, "wait", wait)
+		s.flush(ctx)
+		return
+	}
+	s.start(ctx, t, ps, maxRuntime, hostDir)
+}
+
+// startHeld starts a held task whose start time came, unless it was
+// killed meanwhile.
+func (s *state) startHeld(ctx context.Context, id string) {
+	t, ok := s.tasks[id]
+	if !ok || t.held == nil || t.terminal {
+		return
+	}
+	h := t.held
+	t.held = nil
+	s.start(ctx, t, h.ps, h.maxRuntime, h.hostDir)
+}
+
+// start forks the task's command and reports it running.
+func (s *state) start(ctx context.Context, t *task, ps procSpec, maxRuntime time.Duration, hostDir string) {
+	ti, id, spec := t.info, ps.TaskID, ps.Spec
+	r, err := startRunner(ps, maxRuntime, t.grace, hostDir)
 	if err != nil {
 		s.log.Info("task failed to start", "task", id, "err", err)
 		s.terminal(ctx, t, startFailed(err.Error(), hostDir))
@@ -686,6 +746,27 @@ func (s *state) launch(ctx context.Context, ti mesos.TaskInfo) {
 		case <-s.quit:
 		}
 	}()
+}
+
+// endHeld ends a held task without starting it (killed or shut down
+// before its start time). The update is queued; the caller flushes.
+func (s *state) endHeld(t *task, why string) {
+	h := t.held
+	t.held = nil
+	h.timer.Stop()
+	t.terminal = true
+	f := final{
+		State:   mesos.TASK_KILLED,
+		Message: fmt.Sprintf("%s before its start time %s; the command never started", killedBecause(why), h.until.UTC().Format(time.RFC3339Nano)),
+		Result:  taskspec.Result{Version: taskspec.Version, Reason: why},
+	}
+	data, err := f.Result.Marshal()
+	if err != nil {
+		s.log.Error("encode task result", "task", t.info.TaskID.Value, "err", err)
+		data = nil
+	}
+	s.log.Info("task ended", "task", t.info.TaskID.Value, "state", f.State.String(), "message", f.Message)
+	s.queue(t.info.TaskID, f.State, f.Reason, f.Message, data)
 }
 
 func (s *state) add(t *task) {
@@ -711,10 +792,15 @@ func (s *state) reject(ctx context.Context, ti mesos.TaskInfo, msg string, reaso
 	s.terminal(ctx, t, f)
 }
 
-func (s *state) kill(id string, policy *mesos.KillPolicy) {
+func (s *state) kill(ctx context.Context, id string, policy *mesos.KillPolicy) {
 	t, ok := s.tasks[id]
 	if !ok {
 		s.log.Warn("kill for unknown task ignored", "task", id)
+		return
+	}
+	if t.held != nil {
+		s.endHeld(t, endKilled)
+		s.flush(ctx)
 		return
 	}
 	if t.terminal || t.runner == nil {
@@ -733,7 +819,7 @@ func (s *state) kill(id string, policy *mesos.KillPolicy) {
 
 // startShutdown kills every task within the agent's shutdown grace period
 // minus a margin left for reporting, then lets Run exit.
-func (s *state) startShutdown() {
+func (s *state) startShutdown(ctx context.Context) {
 	if s.shutdown {
 		return
 	}
@@ -747,11 +833,18 @@ func (s *state) startShutdown() {
 	killBy := period - 2*margin
 	s.log.Info("shutdown requested by the agent", "grace", killBy)
 	s.killAll(endShutdown, killBy)
+	s.flush(ctx)
 }
 
+// killAll kills every running task and ends every held one; the updates
+// of held tasks are queued, for the caller to flush.
 func (s *state) killAll(why string, maxGrace time.Duration) {
 	for _, id := range s.order {
 		t := s.tasks[id]
+		if t.held != nil {
+			s.endHeld(t, why)
+			continue
+		}
 		if t.runner != nil && !t.terminal {
 			t.runner.kill(max(0, min(t.grace, maxGrace)), why)
 		}

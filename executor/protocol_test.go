@@ -153,6 +153,15 @@ func TestProtocolTaskEndings(t *testing.T) {
 			message: "invalid task spec in TaskInfo.data: taskspec: spec field command: empty",
 		},
 		{
+			name: "bad start time",
+			task: func(t *testing.T) mesos.TaskInfo {
+				return taskInfo(t, "badstart", taskspec.Spec{Command: "true", StartAt: "tomorrow"})
+			},
+			states:  []mesos.TaskState{mesos.TASK_FAILED},
+			reason:  mesos.REASON_TASK_INVALID,
+			message: `invalid task spec in TaskInfo.data: spec field startAt "tomorrow": parsing time`,
+		},
+		{
 			name: "cannot switch user",
 			task: func(t *testing.T) mesos.TaskInfo {
 				return taskInfo(t, "user", taskspec.Spec{Shell: true, Command: "true", User: "horae-no-such-user"})

@@ -168,11 +168,7 @@ func decide(o outcome, why string, maxRuntime time.Duration, dir string) final {
 	case endKilled, endShutdown:
 		f.State = mesos.TASK_KILLED
 		f.Result.Reason = why
-		verb := "killed on request"
-		if why == endShutdown {
-			verb = "killed: the executor was shut down"
-		}
-		f.Message = fmt.Sprintf("%s (%s)", verb, how)
+		f.Message = fmt.Sprintf("%s (%s)", killedBecause(why), how)
 	default:
 		switch {
 		case o.Signal != 0:
@@ -204,6 +200,15 @@ func decide(o outcome, why string, maxRuntime time.Duration, dir string) final {
 		f.Message += "; output incomplete: " + o.OutputErr.Error()
 	}
 	return f
+}
+
+// killedBecause says in words why a task was killed (endKilled or
+// endShutdown).
+func killedBecause(why string) string {
+	if why == endShutdown {
+		return "killed: the executor was shut down"
+	}
+	return "killed on request"
 }
 
 func lastLine(s string) string {

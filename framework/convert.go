@@ -430,6 +430,10 @@ func buildSpec(cfg Config, t scheduler.TaskLaunch) taskspec.Spec {
 	if instances < 1 {
 		instances = 1
 	}
+	startAt := ""
+	if !t.StartAt.IsZero() {
+		startAt = t.StartAt.UTC().Format(time.RFC3339Nano)
+	}
 	return taskspec.Spec{
 		Version:          taskspec.Version,
 		Job:              j.Name,
@@ -439,6 +443,7 @@ func buildSpec(cfg Config, t scheduler.TaskLaunch) taskspec.Spec {
 		Instance:         t.Instance,
 		Instances:        instances,
 		ScheduledFor:     t.ScheduledFor.UTC().Format(time.RFC3339Nano),
+		StartAt:          startAt,
 		Shell:            j.Shell,
 		Command:          j.Command,
 		Arguments:        args,

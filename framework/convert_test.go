@@ -189,6 +189,7 @@ func testLaunch() scheduler.TaskLaunch {
 		},
 		Attempt: 1, Instance: 0, Instances: 2,
 		ScheduledFor: time.Date(2026, 11, 27, 22, 37, 0, 0, time.FixedZone("CET", 3600)),
+		StartAt:      time.Date(2026, 11, 27, 22, 37, 0, 0, time.FixedZone("CET", 3600)),
 		Env:          map[string]string{"FOO": "run"},
 		Arguments:    []string{"b", "c"},
 		Ports:        []uint64{31002},
@@ -311,7 +312,7 @@ func TestBuildTaskInfo(t *testing.T) {
 	}
 	want := taskspec.Spec{
 		Version: 1, Job: "backup", Run: string(l.Run), Owner: "ops@example", Attempt: 1, Instance: 0, Instances: 2,
-		ScheduledFor: "2026-11-27T21:37:00Z", Shell: true, Command: "echo $FOO", Arguments: []string{"b", "c"},
+		ScheduledFor: "2026-11-27T21:37:00Z", StartAt: "2026-11-27T21:37:00Z", Shell: true, Command: "echo $FOO", Arguments: []string{"b", "c"},
 		Env:  map[string]string{"FOO": "run", "BAR": "job", "PORT0": "31002"},
 		User: "nobody", CPUs: 0.3, Mem: 64, Disk: 10, MaxRuntimeMillis: 60000, KillGraceMillis: DefaultKillGrace.Milliseconds(),
 	}

@@ -75,6 +75,22 @@ func TestOneMachineEndToEnd(t *testing.T) {
 		if len(runs) != 2 {
 			t.Fatalf("R2 job has %d runs, want exactly 2: %+v", len(runs), runs)
 		}
+		// Runs are launched ahead of their slot (--launch-ahead) and the
+		// executor starts each at its slot, never before.
+		ahead := 0
+		for _, r := range runs {
+			sf, _ := time.Parse(time.RFC3339Nano, r.ScheduledFor)
+			st, err := time.Parse(time.RFC3339Nano, r.StartedAt)
+			if err != nil || st.Before(sf) {
+				t.Errorf("run %s scheduled for %s started at %q, want at or after its slot", r.ID, r.ScheduledFor, r.StartedAt)
+			}
+			if la, err := time.Parse(time.RFC3339Nano, r.Tasks[0].LaunchedAt); err == nil && la.Before(sf) {
+				ahead++
+			}
+		}
+		if ahead == 0 {
+			t.Errorf("no run was launched ahead of its slot: %+v", runs)
+		}
 		code, body := call(t, http.MethodGet, h.URL+"/api/v1/runs/"+url.PathEscape(runs[0].ID)+"/log?stream=stdout", nil, nil)
 		if code != http.StatusOK || !strings.Contains(body, "hello from hello attempt 0") {
 			t.Fatalf("run log: %d %q, want the command's output", code, body)

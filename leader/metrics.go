@@ -24,7 +24,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		// task was handed to Mesos compared with its scheduled time.
 		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "horae_schedule_launch_lateness_seconds",
-			Help:    "Seconds from a run's scheduled time to the launch of its task.",
+			Help:    "Seconds from a run's scheduled time to the launch of its task; negative when launched ahead of the slot (--launch-ahead).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}),
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{

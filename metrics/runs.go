@@ -54,7 +54,7 @@ func NewRuns(reg prometheus.Registerer, perJob bool) (*Runs, error) {
 		started: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "horae_schedule_start_lateness_seconds",
 			Help:    "Seconds from a run's scheduled time to its first task reported running.",
-			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900},
 		}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "horae_run_retries_total",

@@ -153,6 +153,11 @@ func TestRunsObservesStartLatenessOncePerRun(t *testing.T) {
 	want := `
 # HELP horae_schedule_start_lateness_seconds Seconds from a run's scheduled time to its first task reported running.
 # TYPE horae_schedule_start_lateness_seconds histogram
+horae_schedule_start_lateness_seconds_bucket{le="0.001"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.0025"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.005"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.01"} 0
+horae_schedule_start_lateness_seconds_bucket{le="0.025"} 0
 horae_schedule_start_lateness_seconds_bucket{le="0.05"} 0
 horae_schedule_start_lateness_seconds_bucket{le="0.1"} 0
 horae_schedule_start_lateness_seconds_bucket{le="0.25"} 0

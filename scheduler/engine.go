@@ -31,6 +31,14 @@ type Config struct {
 	// are asked for before such work is due (offers.go). Zero declines
 	// unused offers at once.
 	OfferHold time.Duration
+	// LaunchAhead is how long before a schedule slot its run is created and
+	// launched. The task carries the slot (TaskLaunch.StartAt) and the
+	// executor starts the command at that instant, so the launch path (the
+	// launch intent's commit, the ACCEPT, the agent, the executor) is not
+	// part of the run's lateness. Zero creates runs at their slot. A
+	// replace job with a run still active waits for the slot itself, so
+	// that the run it replaces is not killed early (sched.go).
+	LaunchAhead time.Duration
 }
 
 // Default configuration values.
@@ -42,6 +50,15 @@ const (
 	// DefaultOfferHold is the OfferHold `horae serve` uses. The engine's own
 	// zero value holds nothing.
 	DefaultOfferHold = time.Second
+	// DefaultLaunchAhead is the LaunchAhead `horae serve` uses: ten times
+	// the p99 of the launch path on one busy machine (about 20 ms), and
+	// room for a real agent's hop. The engine's own zero value launches at
+	// the slot.
+	DefaultLaunchAhead = 200 * time.Millisecond
+	// MaxLaunchAhead bounds LaunchAhead: a run should not exist, nor hold
+	// its resources, long before its slot, and the executor holds a task
+	// for its start time only so long (executor.maxStartHold).
+	MaxLaunchAhead = time.Second
 )
 
 // Engine is the scheduling state machine. It is not safe for concurrent
@@ -80,7 +97,8 @@ type jobState struct {
 	cur      Cursor
 	runs     []*runState // oldest first, terminal history included
 	active   []*runState // non-terminal, oldest first
-	nextSlot time.Time   // armed schedule timer; zero when none
+	nextSlot time.Time   // the slot the schedule timer is armed for; zero when none
+	slotAt   time.Time   // when that timer fires: nextSlot, or up to LaunchAhead before
 	blocked  bool        // a due slot waits for the active run (forbid)
 	dirty    bool
 	deleted  bool
@@ -293,10 +311,10 @@ func (e *Engine) tick() {
 		switch t.kind {
 		case timerSlot:
 			js := t.js
-			if js.deleted || !js.nextSlot.Equal(t.at) {
+			if js.deleted || !js.slotAt.Equal(t.at) {
 				continue
 			}
-			js.nextSlot = time.Time{}
+			js.nextSlot, js.slotAt = time.Time{}, time.Time{}
 			e.evaluateSchedule(js)
 		case timerRetry:
 			r := t.run

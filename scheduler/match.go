@@ -151,9 +151,13 @@ func (e *Engine) match(offers []*Offer) (used []bool) {
 	for _, p := range placed {
 		r, t := p.r, &p.r.Tasks[p.task]
 		l := &e.out.Launch[states[p.offer].launch]
+		var startAt time.Time
+		if d := r.due(); d.After(e.now) {
+			startAt = d // created ahead of its slot (LaunchAhead)
+		}
 		l.Tasks = append(l.Tasks, TaskLaunch{
 			TaskID: t.ID, Run: r.ID, Job: r.job, Attempt: r.Attempt, Instance: p.task, Instances: len(r.Tasks),
-			ScheduledFor: r.ScheduledFor, Env: r.Env, Arguments: r.Arguments, Ports: p.ports,
+			ScheduledFor: r.ScheduledFor, StartAt: startAt, Env: r.Env, Arguments: r.Arguments, Ports: p.ports,
 		})
 	}
 	return used

@@ -62,9 +62,13 @@ type TaskLaunch struct {
 	Instance     int
 	Instances    int
 	ScheduledFor time.Time
-	Env          map[string]string // per-run overrides
-	Arguments    []string          // per-run overrides
-	Ports        []uint64          // ports assigned from the offer
+	// StartAt, when set, is the instant the command must start: the run
+	// was created and launched LaunchAhead before its slot, and the
+	// executor holds the command until then. Zero: start at once.
+	StartAt   time.Time
+	Env       map[string]string // per-run overrides
+	Arguments []string          // per-run overrides
+	Ports     []uint64          // ports assigned from the offer
 }
 
 // TaskRef names a Mesos task (agent may be empty when unknown).

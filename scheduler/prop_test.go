@@ -112,7 +112,21 @@ func (s *sim) check(ev Event, out Output) {
 		if old, ok := s.runs[r.ID]; ok && old.State.Terminal() && !r.State.Terminal() {
 			s.t.Fatalf("run %s went from %s back to %s", r.ID, old.State, r.State)
 		}
+		_, seen := s.runs[r.ID]
 		s.runs[r.ID] = r
+		if r.Trigger == TriggerSchedule && !seen && r.State != RunSkipped {
+			// Created no earlier than LaunchAhead before its slot, and a
+			// run created ahead kills nothing (replace waits for the slot).
+			if early := r.ScheduledFor.Sub(s.h.now); early > s.h.cfg.LaunchAhead {
+				s.t.Fatalf("run %s created %s before its slot, LaunchAhead is %s", r.ID, early, s.h.cfg.LaunchAhead)
+			} else if early > 0 {
+				for _, k := range out.Kill {
+					if tl, ok := s.live[k.TaskID]; ok && tl.Job.Name == r.Job {
+						s.t.Fatalf("run %s created ahead of its slot killed %s of the same job", r.ID, k.TaskID)
+					}
+				}
+			}
+		}
 		if r.Trigger == TriggerSchedule {
 			key := r.Job + "@" + r.ScheduledFor.String()
 			if id, ok := s.slots[key]; ok && id != r.ID {
@@ -131,6 +145,9 @@ func (s *sim) check(ev Event, out Output) {
 	}
 	for _, l := range out.Launch {
 		for _, tl := range l.Tasks {
+			if !tl.StartAt.IsZero() && (!tl.StartAt.After(s.h.now) || tl.StartAt.Sub(s.h.now) > s.h.cfg.LaunchAhead) {
+				s.t.Fatalf("task %s launched at %s with StartAt %s (LaunchAhead %s)", tl.TaskID, s.h.now, tl.StartAt, s.h.cfg.LaunchAhead)
+			}
 			if byJob[tl.Job.Name] == nil {
 				byJob[tl.Job.Name] = map[RunID]bool{}
 			}
@@ -173,6 +190,7 @@ func TestProperties(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		h := newHarness(t)
 		h.cfg.OfferHold = rapid.SampledFrom([]time.Duration{0, time.Second, 30 * time.Second}).Draw(rt, "offerHold")
+		h.cfg.LaunchAhead = rapid.SampledFrom([]time.Duration{0, 250 * time.Millisecond, 20 * time.Second}).Draw(rt, "launchAhead")
 		s := &sim{t: rt, h: h, policy: map[string]ConcurrencyPolicy{}, live: map[string]TaskLaunch{},
 			runs: map[RunID]Run{}, slots: map[string]RunID{}, held: map[string]time.Time{}}
 		s.elect()
@@ -196,7 +214,7 @@ func TestProperties(t *testing.T) {
 		for i := 0; i < steps; i++ {
 			switch rapid.IntRange(0, 8).Draw(rt, "action") {
 			case 0:
-				h.now = h.now.Add(time.Duration(rapid.IntRange(0, 200).Draw(rt, "advance")) * time.Second)
+				h.now = h.now.Add(time.Duration(rapid.IntRange(0, 800).Draw(rt, "advance")) * 250 * time.Millisecond)
 				s.step(Tick{})
 			case 1:
 				var offers []Offer

@@ -40,9 +40,11 @@ func emptyStart(expr string) bool {
 // slots before a schedule was put (or re-enabled) are not missed runs.
 func handledThrough(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
 
-// armSchedule sets the job's next-slot timer from its cursor.
+// armSchedule sets the job's next-slot timer from its cursor: LaunchAhead
+// before the slot when the run may be created ahead (launchesAhead), at the
+// slot otherwise.
 func (e *Engine) armSchedule(js *jobState) {
-	js.nextSlot = time.Time{}
+	js.nextSlot, js.slotAt = time.Time{}, time.Time{}
 	if js.sched == nil || js.job.Disabled || js.deleted {
 		return
 	}
@@ -50,27 +52,51 @@ func (e *Engine) armSchedule(js *jobState) {
 	if !ok {
 		return
 	}
-	js.nextSlot = n
-	e.timers.add(timer{at: n, kind: timerSlot, js: js})
+	at := n
+	if e.cfg.LaunchAhead > 0 {
+		at = n.Add(-e.cfg.LaunchAhead)
+		// Only a slot that evaluateSchedule just declined to create ahead
+		// is within LaunchAhead of now (it would have been owed
+		// otherwise): it is evaluated again at the slot itself.
+		if !at.After(e.now) && !e.launchesAhead(js) {
+			at = n
+		}
+	}
+	js.nextSlot, js.slotAt = n, at
+	e.timers.add(timer{at: at, kind: timerSlot, js: js})
 }
 
-// evaluateSchedule handles every slot owed at now: (LastSlot, now]. Under
-// forbid, nothing is handled while a run of the job is active: the owed
-// slots wait, and are evaluated (missed-run policy included) the moment the
-// active run ends, so a slot that came due during a run is neither dropped
-// silently nor doubled (Chronos #411, #476, #532).
+// launchesAhead reports whether js's runs may be created LaunchAhead before
+// their slots now. Not for a replace job with a run still active: creating
+// the next run kills that one, and it must have until the slot to finish.
+// (Forbid needs no exception: while a run is active no slot is handled, and
+// the slot is evaluated when that run ends.)
+func (e *Engine) launchesAhead(js *jobState) bool {
+	return e.cfg.LaunchAhead > 0 && !(js.job.ConcurrencyPolicy == Replace && len(js.active) > 0)
+}
+
+// evaluateSchedule handles every slot owed at now: (LastSlot, now], or
+// (LastSlot, now+LaunchAhead] when runs are created ahead. Under forbid,
+// nothing is handled while a run of the job is active: the owed slots wait,
+// and are evaluated (missed-run policy included) the moment the active run
+// ends, so a slot that came due during a run is neither dropped silently
+// nor doubled (Chronos #411, #476, #532).
 func (e *Engine) evaluateSchedule(js *jobState) {
 	if js.sched == nil || js.job.Disabled || js.deleted {
 		return
 	}
 	if js.job.ConcurrencyPolicy == Forbid && len(js.active) > 0 {
 		js.blocked = true
-		js.nextSlot = time.Time{}
+		js.nextSlot, js.slotAt = time.Time{}, time.Time{}
 		return
 	}
 	js.blocked = false
 	now := e.now
-	kept, total := owedSlots(js.sched, js.cur.LastSlot, now)
+	horizon := now
+	if e.launchesAhead(js) {
+		horizon = now.Add(e.cfg.LaunchAhead)
+	}
+	kept, total := owedSlots(js.sched, js.cur.LastSlot, horizon)
 	if total == 0 {
 		e.armSchedule(js)
 		return
@@ -82,7 +108,7 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	}
 	for i, s := range kept {
 		newest := i == len(kept)-1
-		late := now.Sub(s)
+		late := now.Sub(s) // negative for a slot created ahead
 		switch {
 		case j.StartingDeadline > 0 && late > j.StartingDeadline:
 			e.skipSlot(js, s, fmt.Sprintf("startingDeadline %s exceeded: %s late", j.StartingDeadline, late))

@@ -5,7 +5,7 @@ import "time"
 type timerKind uint8
 
 const (
-	timerSlot     timerKind = iota // a job's next schedule slot
+	timerSlot     timerKind = iota // a job's next schedule slot (LaunchAhead early)
 	timerRetry                     // a pending retry's NotBefore
 	timerBackstop                  // maxRuntime + margin of a launched attempt
 	timerOverdue                   // an attempt still waiting for resources
@@ -30,7 +30,7 @@ type timer struct {
 func (t timer) valid() bool {
 	switch t.kind {
 	case timerSlot:
-		return !t.js.deleted && t.js.nextSlot.Equal(t.at)
+		return !t.js.deleted && t.js.slotAt.Equal(t.at)
 	case timerRetry:
 		return !t.run.js.deleted && !t.run.State.Terminal() && t.run.retryAt.Equal(t.at)
 	case timerOverdue:

@@ -10,6 +10,7 @@ package taskspec
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Version of the Spec and Result formats.
@@ -26,6 +27,13 @@ type Spec struct {
 	Instance     int    `json:"instance"`
 	Instances    int    `json:"instances"`
 	ScheduledFor string `json:"scheduledFor"` // RFC 3339 with nanoseconds, UTC
+	// StartAt (RFC 3339 with nanoseconds, UTC), when set, is the instant to
+	// start the command: the scheduler launched the task ahead of its slot
+	// so that the launch path is not part of its lateness. The executor
+	// holds the command until then, but never longer than its own bound
+	// (a skewed clock must not hold a task back), and a kill meanwhile ends
+	// the task without starting it. Empty: start at once.
+	StartAt string `json:"startAt,omitempty"`
 
 	// Command: with Shell, Command runs under /bin/sh -c (Arguments appended,
 	// as Chronos did); otherwise Command is the executable and Arguments argv.
@@ -115,4 +123,16 @@ func ParseResult(data []byte) (Result, error) {
 		return Result{}, fmt.Errorf("taskspec: result version %d not supported (want 1..%d)", r.Version, Version)
 	}
 	return r, nil
+}
+
+// StartTime is StartAt parsed; zero when it is empty.
+func (s Spec) StartTime() (time.Time, error) {
+	if s.StartAt == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s.StartAt)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("spec field startAt %q: %w", s.StartAt, err)
+	}
+	return t, nil
 }

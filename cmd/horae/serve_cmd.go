@@ -80,6 +80,7 @@ built-in single-machine Mesos master and agent, and the API on
 	f.String("tls-key", "", "TLS key file for the API")
 	f.Int("history-limit", 100, "runs kept per job")
 	f.Duration("offer-hold", scheduler.DefaultOfferHold, "keep an unused Mesos offer this long when runs come due within it (and ask for offers this early), so runs launch on time; 0 declines unused offers at once")
+	f.Duration("launch-ahead", scheduler.DefaultLaunchAhead, "create and launch a schedule slot's run this long before the slot; the executor starts the command at the slot, so the launch path (commit, Mesos, executor) does not make runs late; 0 launches at the slot")
 	f.Duration("commit-linger", leader.DefaultCommitLinger, "how long a store commit that nothing waits for (status updates, whose acknowledgements can wait) may wait to share a sync with the next one; 0 syncs each at once")
 	f.Bool("examples", false, "load example jobs when the store is empty")
 	f.Bool("metrics-per-job", false, "also export per-job run series (cardinality grows with the number of jobs)")
@@ -235,6 +236,10 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 	if offerHold < 0 {
 		return fmt.Errorf("--offer-hold %s: must not be negative", offerHold)
 	}
+	launchAhead := v.GetDuration("launch-ahead")
+	if launchAhead < 0 || launchAhead > scheduler.MaxLaunchAhead {
+		return fmt.Errorf("--launch-ahead %s: must be between 0 and %s", launchAhead, scheduler.MaxLaunchAhead)
+	}
 	commitLinger := v.GetDuration("commit-linger")
 	if commitLinger < 0 || commitLinger > time.Second {
 		return fmt.Errorf("--commit-linger %s: must be between 0 and 1s (Mesos re-sends unacknowledged updates after 10s)", commitLinger)
@@ -255,6 +260,7 @@ func serve(ctx context.Context, v *viper.Viper, logger *slog.Logger) error {
 				ExecutorMem:  framework.DefaultExecutorMem,
 				HistoryLimit: historyLimit,
 				OfferHold:    offerHold,
+				LaunchAhead:  launchAhead,
 			})
 		},
 		Store:        st,

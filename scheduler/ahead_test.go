@@ -1,0 +1,150 @@
+package scheduler
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+const ahead = 100 * time.Millisecond
+
+func newAheadHarness(t *testing.T) *harness {
+	h := newHarness(t)
+	h.cfg.OfferHold = time.Second
+	h.cfg.LaunchAhead = ahead
+	h.e = New(h.cfg)
+	h.ready()
+	return h
+}
+
+// TestLaunchAheadCreatesAndLaunchesBeforeTheSlot: with LaunchAhead a slot's
+// run is created, committed and launched that long before the slot, and
+// its task says when to start (the slot), so the launch path is not part
+// of the run's lateness.
+func TestLaunchAheadCreatesAndLaunchesBeforeTheSlot(t *testing.T) {
+	h := newAheadHarness(t)
+	h.put(sched("a", everyMin))
+	slot := t0.Add(time.Minute)
+	if got, want := h.last.WakeAt, slot.Add(-ahead-time.Second); !got.Equal(want) {
+		t.Fatalf("WakeAt %s, want %s (OfferHold before the early slot timer)", got, want)
+	}
+	h.at(slot.Add(-ahead - time.Second))
+	h.now = slot.Add(-500 * time.Millisecond)
+	if out := h.step(OffersArrived{Offers: []Offer{bigOffer("o1", "host1")}}); len(out.Launch) != 0 || !out.WakeAt.Equal(slot.Add(-ahead)) {
+		t.Fatalf("offer 500ms before the slot: launched %v, WakeAt %s; want it held until %s", launchedIDs(out), out.WakeAt, slot.Add(-ahead))
+	}
+	if out := h.at(slot.Add(-ahead - time.Millisecond)); len(out.Launch) != 0 || len(out.Persist) != 0 {
+		t.Fatalf("1ms before LaunchAhead: launched %v, persisted %v; want nothing yet", launchedIDs(out), out.Persist)
+	}
+	out := h.at(slot.Add(-ahead))
+	if ids := launchedIDs(out); !slices.Equal(ids, []string{"horae.a.s20260301T000100Z.0.0"}) {
+		t.Fatalf("LaunchAhead before the slot launched %v, want the slot's run", ids)
+	}
+	tl := out.Launch[0].Tasks[0]
+	if !tl.StartAt.Equal(slot) || !tl.ScheduledFor.Equal(slot) {
+		t.Errorf("task StartAt %s ScheduledFor %s, want both the slot %s", tl.StartAt, tl.ScheduledFor, slot)
+	}
+	r := h.run("a.s20260301T000100Z")
+	if !r.CreatedAt.Equal(slot.Add(-ahead)) || !r.ScheduledFor.Equal(slot) || r.State != RunLaunching {
+		t.Errorf("run created %s for %s in %s, want created %s for the slot, launching", r.CreatedAt, r.ScheduledFor, r.State, slot.Add(-ahead))
+	}
+	next := slot.Add(time.Minute)
+	if got, want := out.WakeAt, next.Add(-ahead-time.Second); !got.Equal(want) {
+		t.Errorf("after the launch WakeAt %s, want %s", got, want)
+	}
+	if out := h.at(slot); len(out.Launch)+len(out.Persist) != 0 {
+		t.Errorf("at the slot itself: launched %v, persisted %v; want nothing (already launched)", launchedIDs(out), out.Persist)
+	}
+}
+
+// TestLaunchAheadNoOfferStartsAtOnce: a run created ahead that gets its
+// offer only after its slot starts at once (no StartAt).
+func TestLaunchAheadNoOfferStartsAtOnce(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.LaunchAhead = ahead
+	h.e = New(h.cfg)
+	h.ready()
+	h.put(sched("a", everyMin))
+	slot := t0.Add(time.Minute)
+	h.at(slot.Add(-ahead))
+	if h.statesOf("a") != "pending" {
+		t.Fatalf("LaunchAhead before the slot: runs %s, want one pending", h.statesOf("a"))
+	}
+	h.now = slot.Add(-ahead / 2)
+	out := h.step(OffersArrived{Offers: []Offer{bigOffer("o1", "host1")}})
+	if len(out.Launch) != 1 || !out.Launch[0].Tasks[0].StartAt.Equal(slot) {
+		t.Fatalf("offer before the slot: launch %+v, want the run with StartAt %s", out.Launch, slot)
+	}
+	h.finish("horae.a.s20260301T000100Z.0.0", 0)
+	h.at(slot.Add(time.Minute - ahead))
+	h.now = slot.Add(time.Minute + time.Millisecond)
+	out = h.step(OffersArrived{Offers: []Offer{bigOffer("o2", "host1")}})
+	if len(out.Launch) != 1 || !out.Launch[0].Tasks[0].StartAt.IsZero() {
+		t.Fatalf("offer after the slot: launch %+v, want the run with no StartAt", out.Launch)
+	}
+}
+
+// TestLaunchAheadConcurrency: replace never kills the active run before
+// the slot (the run waits for the slot itself); forbid creates the next run
+// ahead once the active run ended before its slot; allow runs ahead while
+// another run is active.
+func TestLaunchAheadConcurrency(t *testing.T) {
+	slot := t0.Add(2 * time.Minute)
+	first := map[ConcurrencyPolicy]string{}
+	h := newAheadHarness(t)
+	for _, p := range []ConcurrencyPolicy{Allow, Forbid, Replace} {
+		j := sched(string(p), everyMin)
+		j.ConcurrencyPolicy = p
+		h.put(j)
+	}
+	h.at(t0.Add(time.Minute - ahead))
+	for _, id := range h.launchAll() {
+		h.update(id, TaskRunning, 0)
+		first[h.e.tasks[id].job.ConcurrencyPolicy] = id
+	}
+	if len(first) != 3 {
+		t.Fatalf("first slot launched %v, want one task per job", first)
+	}
+
+	out := h.at(slot.Add(-ahead))
+	if len(out.Kill) != 0 {
+		t.Fatalf("LaunchAhead before the slot killed %v; replace must wait for the slot", out.Kill)
+	}
+	if got := h.statesOf("replace"); got != "running" {
+		t.Fatalf("replace before the slot: runs %s, want only the running one", got)
+	}
+	if got := h.statesOf("forbid"); got != "running" {
+		t.Fatalf("forbid before the slot: runs %s, want only the running one", got)
+	}
+	if got := h.statesOf("allow"); got != "running,pending" {
+		t.Fatalf("allow before the slot: runs %s, want running,pending", got)
+	}
+	ids := h.launchAll()
+	if !slices.Equal(ids, []string{"horae.allow.s20260301T000200Z.0.0"}) {
+		t.Fatalf("launched %v before the slot, want only allow's next run", ids)
+	}
+	if !out.WakeAt.Equal(slot) && !h.last.WakeAt.Equal(slot) {
+		t.Errorf("WakeAt %s, want the slot %s (replace evaluated again then)", h.last.WakeAt, slot)
+	}
+
+	// forbid's run ends 50ms before the slot: the next run is created at
+	// once, ahead, to start at the slot.
+	h.now = slot.Add(-ahead / 2)
+	h.update(first[Forbid], TaskFinished, 0)
+	if got := h.statesOf("forbid"); got != "succeeded,pending" {
+		t.Fatalf("forbid after its run ended before the slot: runs %s, want succeeded,pending", got)
+	}
+	out = h.step(OffersArrived{Offers: []Offer{bigOffer("o-forbid", "host1")}})
+	if len(out.Launch) != 1 || out.Launch[0].Tasks[0].Run != "forbid.s20260301T000200Z" || !out.Launch[0].Tasks[0].StartAt.Equal(slot) {
+		t.Fatalf("forbid's next run: launch %+v, want it with StartAt %s", out.Launch, slot)
+	}
+
+	out = h.at(slot)
+	if len(out.Kill) != 1 || out.Kill[0].TaskID != first[Replace] {
+		t.Fatalf("at the slot: killed %v, want replace's running task %s", out.Kill, first[Replace])
+	}
+	out = h.step(OffersArrived{Offers: []Offer{bigOffer("o-replace", "host1")}})
+	if len(out.Launch) != 1 || out.Launch[0].Tasks[0].Run != "replace.s20260301T000200Z" || !out.Launch[0].Tasks[0].StartAt.IsZero() {
+		t.Fatalf("replace's next run: launch %+v, want it at once (no StartAt)", out.Launch)
+	}
+}
