@@ -215,10 +215,24 @@ func formatStat(s Stat, unit string) string {
 	if ns, ok := durationScale(unit); ok {
 		return formatDuration(s.Median*ns, s.Min*ns, s.Max*ns, s.N)
 	}
-	if s.N < 2 || s.Min == s.Max {
+	if s.N < 2 {
 		return formatNum(s.Median)
 	}
-	return fmt.Sprintf("%s (%s–%s)", formatNum(s.Median), formatNum(s.Min), formatNum(s.Max))
+	return formatNum(s.Median) + formatRange(s.Min, s.Max)
+}
+
+// formatRange is " (lo–hi)", or " (lo to hi)" when a bound is negative
+// (an en dash before a minus sign reads as a double minus); "" when both
+// bounds read the same.
+func formatRange(lo, hi float64) string {
+	a, b := formatNum(lo), formatNum(hi)
+	switch {
+	case a == b:
+		return ""
+	case lo < 0 || hi < 0:
+		return fmt.Sprintf(" (%s to %s)", a, b)
+	}
+	return fmt.Sprintf(" (%s–%s)", a, b)
 }
 
 func formatDuration(med, lo, hi float64, n int) string {
@@ -233,8 +247,8 @@ func formatDuration(med, lo, hi float64, n int) string {
 		}
 	}
 	out := formatNum(med/scale) + " " + unit
-	if n >= 2 && lo != hi {
-		out += fmt.Sprintf(" (%s–%s)", formatNum(lo/scale), formatNum(hi/scale))
+	if n >= 2 {
+		out += formatRange(lo/scale, hi/scale)
 	}
 	return out
 }

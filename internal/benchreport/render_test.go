@@ -25,6 +25,8 @@ func TestFormatStat(t *testing.T) {
 		{"a rate is not a duration", Stat{Median: 3098, Min: 2900, Max: 3379, N: 5}, "req/s", "3,098 (2,900–3,379)"},
 		{"a count", Stat{Median: 0, Min: 0, Max: 0, N: 5}, "allocs/op", "0"},
 		{"one sample: no range", Stat{Median: 1408, Min: 1408, Max: 1408, N: 1}, "B/job", "1,408"},
+		{"negative durations", Stat{Median: -199.4, Min: -199.43, Max: -197.2, N: 3}, "placed-p50-ms", "-199 ms (-199 to -197)"},
+		{"a range that reads as one value", Stat{Median: -199.4, Min: -199.43, Max: -199.2, N: 3}, "placed-p50-ms", "-199 ms"},
 		{"fractions", Stat{Median: 2.9, Min: 0.123, Max: 16, N: 3}, "MiB-executor-anon", "2.90 (0.123–16)"},
 	}
 	for _, tt := range tests {
