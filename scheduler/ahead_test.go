@@ -84,10 +84,10 @@ func TestLaunchAheadNoOfferStartsAtOnce(t *testing.T) {
 	}
 }
 
-// TestLaunchAheadConcurrency: replace never kills the active run before
-// the slot (the run waits for the slot itself); forbid creates the next run
-// ahead once the active run ended before its slot; allow runs ahead while
-// another run is active.
+// TestLaunchAheadConcurrency: allow creates ahead while another run is
+// active; forbid creates the next run ahead once the active run ended
+// before its slot; replace never creates ahead (its run would kill the
+// active one early), with or without a run active.
 func TestLaunchAheadConcurrency(t *testing.T) {
 	slot := t0.Add(2 * time.Minute)
 	first := map[ConcurrencyPolicy]string{}
@@ -97,7 +97,10 @@ func TestLaunchAheadConcurrency(t *testing.T) {
 		j.ConcurrencyPolicy = p
 		h.put(j)
 	}
-	h.at(t0.Add(time.Minute - ahead))
+	if out := h.at(t0.Add(time.Minute - ahead)); len(out.Persist) == 0 || h.statesOf("replace") != "" {
+		t.Fatalf("LaunchAhead before the first slot: runs of replace %q, want none (allow and forbid: one each)", h.statesOf("replace"))
+	}
+	h.at(t0.Add(time.Minute))
 	for _, id := range h.launchAll() {
 		h.update(id, TaskRunning, 0)
 		first[h.e.tasks[id].job.ConcurrencyPolicy] = id
@@ -110,21 +113,17 @@ func TestLaunchAheadConcurrency(t *testing.T) {
 	if len(out.Kill) != 0 {
 		t.Fatalf("LaunchAhead before the slot killed %v; replace must wait for the slot", out.Kill)
 	}
-	if got := h.statesOf("replace"); got != "running" {
-		t.Fatalf("replace before the slot: runs %s, want only the running one", got)
-	}
-	if got := h.statesOf("forbid"); got != "running" {
-		t.Fatalf("forbid before the slot: runs %s, want only the running one", got)
-	}
-	if got := h.statesOf("allow"); got != "running,pending" {
-		t.Fatalf("allow before the slot: runs %s, want running,pending", got)
+	for job, want := range map[string]string{"replace": "running", "forbid": "running", "allow": "running,pending"} {
+		if got := h.statesOf(job); got != want {
+			t.Errorf("%s before the slot: runs %s, want %s", job, got, want)
+		}
 	}
 	ids := h.launchAll()
 	if !slices.Equal(ids, []string{"horae.allow.s20260301T000200Z.0.0"}) {
 		t.Fatalf("launched %v before the slot, want only allow's next run", ids)
 	}
-	if !out.WakeAt.Equal(slot) && !h.last.WakeAt.Equal(slot) {
-		t.Errorf("WakeAt %s, want the slot %s (replace evaluated again then)", h.last.WakeAt, slot)
+	if !h.last.WakeAt.Equal(slot) {
+		t.Errorf("WakeAt %s, want the slot %s (replace evaluated then)", h.last.WakeAt, slot)
 	}
 
 	// forbid's run ends 50ms before the slot: the next run is created at
@@ -146,5 +145,35 @@ func TestLaunchAheadConcurrency(t *testing.T) {
 	out = h.step(OffersArrived{Offers: []Offer{bigOffer("o-replace", "host1")}})
 	if len(out.Launch) != 1 || out.Launch[0].Tasks[0].Run != "replace.s20260301T000200Z" || !out.Launch[0].Tasks[0].StartAt.IsZero() {
 		t.Fatalf("replace's next run: launch %+v, want it at once (no StartAt)", out.Launch)
+	}
+}
+
+// TestLaunchAheadKeepsMissedRunPolicies: a slot created ahead is not a
+// newer slot that makes an owed one missed. A tick 59.9 s after a slot
+// (within the on-time window) runs that slot under missedRunPolicy latest
+// exactly as without LaunchAhead; the slot 100ms away is created ahead too
+// only where the concurrency policy lets it start beside that run.
+func TestLaunchAheadKeepsMissedRunPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		policy ConcurrencyPolicy
+		want   string
+	}{
+		{Forbid, "pending"},
+		{Allow, "pending,pending"},
+		{Replace, "pending"},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			h := newAheadHarness(t)
+			j := sched("a", everyMin)
+			j.ConcurrencyPolicy, j.MissedRunPolicy = tc.policy, MissedLatest
+			h.put(j)
+			h.at(t0.Add(2*time.Minute - ahead))
+			if got := h.statesOf("a"); got != tc.want {
+				t.Fatalf("runs %s, want %s", got, tc.want)
+			}
+			if r := h.runsOf("a")[0]; !r.ScheduledFor.Equal(t0.Add(time.Minute)) {
+				t.Errorf("first run for %s, want the owed slot %s", r.ScheduledFor, t0.Add(time.Minute))
+			}
+		})
 	}
 }

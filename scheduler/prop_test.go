@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,9 @@ func (s *sim) check(ev Event, out Output) {
 		}
 		_, seen := s.runs[r.ID]
 		s.runs[r.ID] = r
+		if !seen && r.State == RunSkipped && strings.Contains(r.Reason, "superseded") && !s.supersededByDue(r, out.Persist) {
+			s.t.Fatalf("slot %s skipped as superseded at %s, but no newer slot of %s was due then", r.ScheduledFor, s.h.now, r.Job)
+		}
 		if r.Trigger == TriggerSchedule && !seen && r.State != RunSkipped {
 			// Created no earlier than LaunchAhead before its slot, and a
 			// run created ahead kills nothing (replace waits for the slot).
@@ -159,6 +163,19 @@ func (s *sim) check(ev Event, out Output) {
 			s.t.Fatalf("forbid job %s has tasks of %d runs live: %v", job, len(rs), rs)
 		}
 	}
+}
+
+// supersededByDue reports whether persist creates a run of r's job for a
+// slot newer than r's and due by now (missedRunPolicy latest supersedes
+// only with due slots, never with one created ahead).
+func (s *sim) supersededByDue(r Run, persist []Record) bool {
+	for _, rec := range persist {
+		if pr, ok := rec.(PutRun); ok && pr.Run.Job == r.Job && pr.Run.Trigger == TriggerSchedule && pr.Run.State != RunSkipped &&
+			pr.Run.ScheduledFor.After(r.ScheduledFor) && !pr.Run.ScheduledFor.After(s.h.now) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *sim) liveIDs() []string {

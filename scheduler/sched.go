@@ -41,8 +41,7 @@ func emptyStart(expr string) bool {
 func handledThrough(t time.Time) time.Time { return t.Add(-time.Nanosecond) }
 
 // armSchedule sets the job's next-slot timer from its cursor: LaunchAhead
-// before the slot when the run may be created ahead (launchesAhead), at the
-// slot otherwise.
+// before the slot when its run may be created ahead, at the slot otherwise.
 func (e *Engine) armSchedule(js *jobState) {
 	js.nextSlot, js.slotAt = time.Time{}, time.Time{}
 	if js.sched == nil || js.job.Disabled || js.deleted {
@@ -53,11 +52,10 @@ func (e *Engine) armSchedule(js *jobState) {
 		return
 	}
 	at := n
-	if e.cfg.LaunchAhead > 0 {
+	if e.aheadPolicy(js) {
 		at = n.Add(-e.cfg.LaunchAhead)
-		// Only a slot that evaluateSchedule just declined to create ahead
-		// is within LaunchAhead of now (it would have been owed
-		// otherwise): it is evaluated again at the slot itself.
+		// A slot within LaunchAhead of now that evaluateSchedule did not
+		// create ahead (a forbid job's run is active) waits for the slot.
 		if !at.After(e.now) && !e.launchesAhead(js) {
 			at = n
 		}
@@ -66,21 +64,28 @@ func (e *Engine) armSchedule(js *jobState) {
 	e.timers.add(timer{at: at, kind: timerSlot, js: js})
 }
 
-// launchesAhead reports whether js's runs may be created LaunchAhead before
-// their slots now. Not for a replace job with a run still active: creating
-// the next run kills that one, and it must have until the slot to finish.
-// (Forbid needs no exception: while a run is active no slot is handled, and
-// the slot is evaluated when that run ends.)
-func (e *Engine) launchesAhead(js *jobState) bool {
-	return e.cfg.LaunchAhead > 0 && !(js.job.ConcurrencyPolicy == Replace && len(js.active) > 0)
+// aheadPolicy reports whether js's runs are ever created ahead of their
+// slots: with LaunchAhead, unless the job replaces its active run. A
+// replace job's new run kills the active one, which must have until the
+// slot; and a manual run requested inside the window would replace the
+// scheduled run before its slot instead of being replaced by it.
+func (e *Engine) aheadPolicy(js *jobState) bool {
+	return e.cfg.LaunchAhead > 0 && js.job.ConcurrencyPolicy != Replace
 }
 
-// evaluateSchedule handles every slot owed at now: (LastSlot, now], or
-// (LastSlot, now+LaunchAhead] when runs are created ahead. Under forbid,
-// nothing is handled while a run of the job is active: the owed slots wait,
-// and are evaluated (missed-run policy included) the moment the active run
-// ends, so a slot that came due during a run is neither dropped silently
-// nor doubled (Chronos #411, #476, #532).
+// launchesAhead reports whether js's next slot may be created ahead now:
+// under forbid only while no run is active (the slot is evaluated again
+// when the active run ends).
+func (e *Engine) launchesAhead(js *jobState) bool {
+	return e.aheadPolicy(js) && (js.job.ConcurrencyPolicy == Allow || len(js.active) == 0)
+}
+
+// evaluateSchedule handles every slot owed at now, (LastSlot, now], then
+// creates the next slot's run ahead when it is due within LaunchAhead.
+// Under forbid, nothing is handled while a run of the job is active: the
+// owed slots wait, and are evaluated (missed-run policy included) the
+// moment the active run ends, so a slot that came due during a run is
+// neither dropped silently nor doubled (Chronos #411, #476, #532).
 func (e *Engine) evaluateSchedule(js *jobState) {
 	if js.sched == nil || js.job.Disabled || js.deleted {
 		return
@@ -92,23 +97,34 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	}
 	js.blocked = false
 	now := e.now
-	horizon := now
-	if e.launchesAhead(js) {
-		horizon = now.Add(e.cfg.LaunchAhead)
-	}
-	kept, total := owedSlots(js.sched, js.cur.LastSlot, horizon)
-	if total == 0 {
-		e.armSchedule(js)
-		return
-	}
 	j := js.job
+	if kept, total := owedSlots(js.sched, js.cur.LastSlot, now); total > 0 {
+		e.handleOwed(js, kept, total)
+	}
+	// The coming slot, created ahead: it is not late, so no missed-run
+	// policy concerns it, and it never makes an owed slot "superseded".
+	if e.launchesAhead(js) {
+		if n, ok := js.sched.Next(js.cur.LastSlot); ok && !n.After(now.Add(e.cfg.LaunchAhead)) {
+			e.createRun(js, TriggerSchedule, "", scheduleRunID(j.Name, n), n, nil, nil)
+			js.cur.LastSlot = n
+			e.markCursor(js)
+		}
+	}
+	e.armSchedule(js)
+}
+
+// handleOwed applies the job's policies to the owed slots kept of total
+// (oldest first, all due by now): the newest runs if on time (or per the
+// missed-run policy), older ones per the missed-run policy.
+func (e *Engine) handleOwed(js *jobState, kept []time.Time, total int) {
+	j, now := js.job, e.now
 	if dropped := total - len(kept); dropped > 0 {
 		js.cur.Stats.SkippedCount += int64(dropped)
 		e.notify(NotifySkipped, j.Name, nil, fmt.Sprintf("%d missed slots before %s exceed the cap of %d and were skipped without records", dropped, kept[0].Format(time.RFC3339), MaxMissedRuns))
 	}
 	for i, s := range kept {
 		newest := i == len(kept)-1
-		late := now.Sub(s) // negative for a slot created ahead
+		late := now.Sub(s)
 		switch {
 		case j.StartingDeadline > 0 && late > j.StartingDeadline:
 			e.skipSlot(js, s, fmt.Sprintf("startingDeadline %s exceeded: %s late", j.StartingDeadline, late))
@@ -124,9 +140,6 @@ func (e *Engine) evaluateSchedule(js *jobState) {
 	}
 	js.cur.LastSlot = kept[len(kept)-1]
 	e.markCursor(js)
-	if !js.blocked {
-		e.armSchedule(js)
-	}
 }
 
 // indexed is implemented by ISO 8601 schedules: occurrences by index, so
