@@ -177,3 +177,53 @@ func TestLaunchAheadKeepsMissedRunPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestLaunchAheadAfterADeferringRunEnds: a forbid job's slot timer armed
+// at the slot itself (a late run was active when it was armed) goes ahead
+// once that run ends inside the window.
+func TestLaunchAheadAfterADeferringRunEnds(t *testing.T) {
+	h := newAheadHarness(t)
+	j := sched("a", everyMin)
+	j.ConcurrencyPolicy = Forbid
+	h.put(j)
+	slot2 := t0.Add(2 * time.Minute)
+	h.at(slot2.Add(-ahead / 2)) // the 00:01 slot is owed, 59.95 s late
+	ids := h.launchAll()
+	if !slices.Equal(ids, []string{"horae.a.s20260301T000100Z.0.0"}) {
+		t.Fatalf("launched %v, want the owed slot's run", ids)
+	}
+	if !h.last.WakeAt.IsZero() && h.last.WakeAt.Before(slot2) {
+		t.Fatalf("WakeAt %s, want no earlier than the slot %s while the forbid run is active", h.last.WakeAt, slot2)
+	}
+	h.now = slot2.Add(-ahead / 4)
+	h.finish(ids[0], 0)
+	if got := h.statesOf("a"); got != "succeeded,pending" {
+		t.Fatalf("after the run ended inside the window: runs %s, want succeeded,pending", got)
+	}
+	out := h.step(OffersArrived{Offers: []Offer{bigOffer("o2", "host1")}})
+	if len(out.Launch) != 1 || !out.Launch[0].Tasks[0].StartAt.Equal(slot2) {
+		t.Fatalf("next run: launch %+v, want it launched ahead with StartAt %s", out.Launch, slot2)
+	}
+}
+
+// TestLaunchAheadRunNotReplacedBeforeItsSlot: a run created ahead while the
+// job was allow is not killed by a manual run after the job was edited to
+// replace: its slot has not come.
+func TestLaunchAheadRunNotReplacedBeforeItsSlot(t *testing.T) {
+	h := newAheadHarness(t)
+	j := sched("a", everyMin)
+	j.ConcurrencyPolicy = Allow
+	h.put(j)
+	slot := t0.Add(time.Minute)
+	h.at(slot.Add(-ahead))
+	if ids := h.launchAll(); len(ids) != 1 {
+		t.Fatalf("launched %v ahead, want the slot's run", ids)
+	}
+	j.ConcurrencyPolicy = Replace
+	h.now = slot.Add(-ahead / 2)
+	h.put(j)
+	out := h.step(RunRequested{Job: "a"})
+	if len(out.Kill) != 0 {
+		t.Fatalf("manual run before the slot killed %v; the run created ahead must keep its slot", out.Kill)
+	}
+}

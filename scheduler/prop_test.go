@@ -165,13 +165,21 @@ func (s *sim) check(ev Event, out Output) {
 	}
 }
 
-// supersededByDue reports whether persist creates a run of r's job for a
-// slot newer than r's and due by now (missedRunPolicy latest supersedes
-// only with due slots, never with one created ahead).
+// supersededByDue reports whether a run of r's job exists, or is created
+// in persist, for a slot newer than r's and due by now (missedRunPolicy
+// latest supersedes only with due slots, never with one created ahead).
 func (s *sim) supersededByDue(r Run, persist []Record) bool {
+	newer := func(o Run) bool {
+		return o.Job == r.Job && o.Trigger == TriggerSchedule && o.State != RunSkipped &&
+			o.ScheduledFor.After(r.ScheduledFor) && !o.ScheduledFor.After(s.h.now)
+	}
 	for _, rec := range persist {
-		if pr, ok := rec.(PutRun); ok && pr.Run.Job == r.Job && pr.Run.Trigger == TriggerSchedule && pr.Run.State != RunSkipped &&
-			pr.Run.ScheduledFor.After(r.ScheduledFor) && !pr.Run.ScheduledFor.After(s.h.now) {
+		if pr, ok := rec.(PutRun); ok && newer(pr.Run) {
+			return true
+		}
+	}
+	for _, o := range s.runs {
+		if newer(o) {
 			return true
 		}
 	}
@@ -213,7 +221,7 @@ func TestProperties(t *testing.T) {
 		s.elect()
 		nJobs := rapid.IntRange(1, 4).Draw(rt, "jobs")
 		for i := 0; i < nJobs; i++ {
-			j := sched(fmt.Sprintf("j%d", i), rapid.SampledFrom([]string{everyMin, "R3/2026-03-01T00:00:30Z/PT2M", "*/3 * * * *"}).Draw(rt, "schedule"))
+			j := sched(fmt.Sprintf("j%d", i), rapid.SampledFrom([]string{everyMin, "R3/2026-03-01T00:00:30Z/PT2M", "*/3 * * * *", "R/2026-03-01T00:00:05Z/PT10S"}).Draw(rt, "schedule"))
 			j.ConcurrencyPolicy = rapid.SampledFrom([]ConcurrencyPolicy{Forbid, Allow, Replace}).Draw(rt, "policy")
 			j.MissedRunPolicy = rapid.SampledFrom([]MissedRunPolicy{MissedLatest, MissedSkip, MissedAll}).Draw(rt, "missed")
 			j.Retries = rapid.IntRange(0, 2).Draw(rt, "retries")

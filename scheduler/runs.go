@@ -107,6 +107,11 @@ func (e *Engine) createRun(js *jobState, trig Trigger, triggerID string, id RunI
 	}
 	if js.job.ConcurrencyPolicy == Replace {
 		for _, a := range append([]*runState(nil), js.active...) {
+			if a.Trigger == TriggerSchedule && a.ScheduledFor.After(e.now) {
+				// Created ahead while the job was not replace (edited
+				// since): its slot has not come, so nothing replaces it.
+				continue
+			}
 			e.killRunTasks(a, reasonReplaced)
 		}
 	}
@@ -456,7 +461,12 @@ func (e *Engine) endRun(r *runState) {
 	e.markCursor(js)
 	e.propagate(js, outcome)
 	e.pruneHistory(js)
-	if js.blocked && len(js.active) == 0 {
+	switch {
+	case js.blocked && len(js.active) == 0:
+		e.evaluateSchedule(js)
+	case e.aheadDeferred(js):
+		// Its timer waits for the slot only because this run was active:
+		// the slot may be created ahead now.
 		e.evaluateSchedule(js)
 	}
 }

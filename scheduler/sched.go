@@ -80,6 +80,15 @@ func (e *Engine) launchesAhead(js *jobState) bool {
 	return e.aheadPolicy(js) && (js.job.ConcurrencyPolicy == Allow || len(js.active) == 0)
 }
 
+// aheadDeferred reports whether js's slot timer is armed at the slot itself
+// although the slot is due within LaunchAhead and may now be created ahead:
+// armSchedule deferred it while a forbid run was active, and that run has
+// ended.
+func (e *Engine) aheadDeferred(js *jobState) bool {
+	return !js.nextSlot.IsZero() && js.slotAt.Equal(js.nextSlot) && e.launchesAhead(js) &&
+		!js.nextSlot.After(e.now.Add(e.cfg.LaunchAhead))
+}
+
 // evaluateSchedule handles every slot owed at now, (LastSlot, now], then
 // creates the next slot's run ahead when it is due within LaunchAhead.
 // Under forbid, nothing is handled while a run of the job is active: the
