@@ -35,9 +35,9 @@ type Config struct {
 	// launched. The task carries the slot (TaskLaunch.StartAt) and the
 	// executor starts the command at that instant, so the launch path (the
 	// launch intent's commit, the ACCEPT, the agent, the executor) is not
-	// part of the run's lateness. Zero creates runs at their slot. A
-	// replace job with a run still active waits for the slot itself, so
-	// that the run it replaces is not killed early (sched.go).
+	// part of the run's lateness. Zero creates runs at their slot. Replace
+	// jobs never launch ahead, forbid jobs only while no run is active
+	// (sched.go, aheadPolicy and launchesAhead).
 	LaunchAhead time.Duration
 }
 

@@ -461,12 +461,7 @@ func (e *Engine) endRun(r *runState) {
 	e.markCursor(js)
 	e.propagate(js, outcome)
 	e.pruneHistory(js)
-	switch {
-	case js.blocked && len(js.active) == 0:
-		e.evaluateSchedule(js)
-	case e.aheadDeferred(js):
-		// Its timer waits for the slot only because this run was active:
-		// the slot may be created ahead now.
+	if js.blocked && len(js.active) == 0 {
 		e.evaluateSchedule(js)
 	}
 }

@@ -53,12 +53,10 @@ func (e *Engine) armSchedule(js *jobState) {
 	}
 	at := n
 	if e.aheadPolicy(js) {
+		// Even while a forbid run is active: the timer then finds the job
+		// blocked, and the slot is evaluated (ahead, if still within
+		// LaunchAhead) when that run ends.
 		at = n.Add(-e.cfg.LaunchAhead)
-		// A slot within LaunchAhead of now that evaluateSchedule did not
-		// create ahead (a forbid job's run is active) waits for the slot.
-		if !at.After(e.now) && !e.launchesAhead(js) {
-			at = n
-		}
 	}
 	js.nextSlot, js.slotAt = n, at
 	e.timers.add(timer{at: at, kind: timerSlot, js: js})
@@ -78,15 +76,6 @@ func (e *Engine) aheadPolicy(js *jobState) bool {
 // when the active run ends).
 func (e *Engine) launchesAhead(js *jobState) bool {
 	return e.aheadPolicy(js) && (js.job.ConcurrencyPolicy == Allow || len(js.active) == 0)
-}
-
-// aheadDeferred reports whether js's slot timer is armed at the slot itself
-// although the slot is due within LaunchAhead and may now be created ahead:
-// armSchedule deferred it while a forbid run was active, and that run has
-// ended.
-func (e *Engine) aheadDeferred(js *jobState) bool {
-	return !js.nextSlot.IsZero() && js.slotAt.Equal(js.nextSlot) && e.launchesAhead(js) &&
-		!js.nextSlot.After(e.now.Add(e.cfg.LaunchAhead))
 }
 
 // evaluateSchedule handles every slot owed at now, (LastSlot, now], then
