@@ -755,18 +755,11 @@ func (s *state) endHeld(t *task, why string) {
 	t.held = nil
 	h.timer.Stop()
 	t.terminal = true
-	f := final{
+	s.queueTerminal(t, final{
 		State:   mesos.TASK_KILLED,
 		Message: fmt.Sprintf("%s before its start time %s; the command never started", killedBecause(why), h.until.UTC().Format(time.RFC3339Nano)),
 		Result:  taskspec.Result{Version: taskspec.Version, Reason: why},
-	}
-	data, err := f.Result.Marshal()
-	if err != nil {
-		s.log.Error("encode task result", "task", t.info.TaskID.Value, "err", err)
-		data = nil
-	}
-	s.log.Info("task ended", "task", t.info.TaskID.Value, "state", f.State.String(), "message", f.Message)
-	s.queue(t.info.TaskID, f.State, f.Reason, f.Message, data)
+	})
 }
 
 func (s *state) add(t *task) {
@@ -933,19 +926,19 @@ func (s *state) terminal(ctx context.Context, t *task, f final) {
 }
 
 func (s *state) sendTerminal(ctx context.Context, t *task, f final) {
+	s.queueTerminal(t, f)
+	s.flush(ctx)
+}
+
+// queueTerminal produces t's terminal update without sending it yet.
+func (s *state) queueTerminal(t *task, f final) {
 	data, err := f.Result.Marshal()
 	if err != nil {
 		s.log.Error("encode task result", "task", t.info.TaskID.Value, "err", err)
 		data = nil
 	}
 	s.log.Info("task ended", "task", t.info.TaskID.Value, "state", f.State.String(), "message", f.Message)
-	s.status(ctx, t.info.TaskID, f.State, f.Reason, f.Message, data)
-}
-
-// status produces an update: kept until acknowledged, sent now if possible.
-func (s *state) status(ctx context.Context, id mesos.TaskID, st mesos.TaskState, reason *mesos.TaskStatus_Reason, msg string, data []byte) {
-	s.queue(id, st, reason, msg, data)
-	s.flush(ctx)
+	s.queue(t.info.TaskID, f.State, f.Reason, f.Message, data)
 }
 
 // queue produces an update and keeps it until acknowledged, without
